@@ -1,0 +1,119 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace WebhooksApi.Http;
+
+/// <summary>
+/// Turns exceptions into problem details: bad input the framework found (malformed JSON, wrong
+/// types, missing fields, unknown enum values, oversized bodies) becomes a 4xx that says what is
+/// wrong and where; anything else is a 500 with a trace id and nothing of the exception.
+/// </summary>
+internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService problems, ILogger<ExceptionToProblemHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } bad =>
+                Plain(bad.StatusCode, Problems.PayloadTooLargeType, "The request body is too large.", bad.Message),
+            BadHttpRequestException bad when FindJson(bad) is { } json => FromJson(json),
+            BadHttpRequestException bad => Plain(bad.StatusCode,
+                bad.StatusCode == StatusCodes.Status415UnsupportedMediaType ? Problems.UnsupportedMediaTypeType : Problems.MalformedRequestType,
+                "The request could not be read.", bad.Message),
+            JsonException json => FromJson(json),
+            _ => Plain(StatusCodes.Status500InternalServerError, Problems.InternalType, "An unexpected error occurred.",
+                "An unexpected error occurred. Quote the traceId when reporting it."),
+        };
+
+        if (problem.Status >= 500)
+        {
+            logger.LogError(exception, "Unhandled exception for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        httpContext.Response.StatusCode = problem.Status ?? 500;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static ProblemDetails Plain(int status, string type, string title, string detail) =>
+        new() { Status = status, Type = type, Title = title, Detail = detail };
+
+    private static JsonException? FindJson(Exception exception)
+    {
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is JsonException json)
+            {
+                return json;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Syntax errors are "malformed" with the line and position; a readable document with a
+    /// wrong, missing or null field is a validation problem keyed by the field's JSON pointer.
+    /// Our type names never reach the caller.
+    /// </summary>
+    internal static ProblemDetails FromJson(JsonException json)
+    {
+        var position = json.LineNumber is null ? string.Empty : $" (line {json.LineNumber + 1}, position {json.BytePositionInLine + 1})";
+        var pointer = ToPointer(json.Path);
+        var message = json.Message;
+
+        if (message.Contains("missing required properties including:", StringComparison.Ordinal))
+        {
+            var names = QuotedNames().Matches(message[message.IndexOf("including:", StringComparison.Ordinal)..]).Select(m => m.Groups[1].Value).ToList();
+            var errors = names.ToDictionary(n => $"{pointer.TrimEnd('/')}/{n}", n => new[] { $"{n} is required." });
+            return Validation(errors, $"Missing required field(s): {string.Join(", ", names)}.");
+        }
+
+        if (message.Contains("doesn't allow null values", StringComparison.Ordinal) || message.Contains("doesn't allow setting null values", StringComparison.Ordinal))
+        {
+            // The reader's path already ends at the field; the message names the C# member instead.
+            var at = pointer != "/" ? pointer : "/" + JsonNamingPolicy.CamelCase.ConvertName(QuotedNames().Match(message).Groups[1].Value);
+            return Validation(new Dictionary<string, string[]> { [at] = ["Must not be null."] }, $"{at} must not be null.");
+        }
+
+        if (message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
+        {
+            const string reason = "has the wrong type or is not one of the allowed values";
+            return Validation(new Dictionary<string, string[]> { [pointer] = [$"The value {reason}."] }, $"The value at {pointer}{position} {reason}.");
+        }
+
+        if (message.StartsWith("The JSON property", StringComparison.Ordinal) && message.Contains("could not be mapped", StringComparison.Ordinal))
+        {
+            var name = QuotedNames().Match(message).Groups[1].Value;
+            var at = pointer.EndsWith("/" + name, StringComparison.Ordinal) ? pointer : $"{pointer.TrimEnd('/')}/{name}";
+            return Validation(new Dictionary<string, string[]> { [at] = ["Unknown field."] }, $"Unknown field '{name}'{position}.");
+        }
+
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var text = (cut > 0 ? message[..cut] : message).Trim().TrimEnd('.');
+        return Plain(StatusCodes.Status400BadRequest, Problems.MalformedRequestType, "The request body is not valid JSON.", $"Invalid JSON{position}: {text}.");
+    }
+
+    private static HttpValidationProblemDetails Validation(IDictionary<string, string[]> errors, string detail) =>
+        new(errors) { Status = StatusCodes.Status400BadRequest, Type = Problems.ValidationType, Title = "The request is not valid.", Detail = detail };
+
+    /// <summary>"$.items[3].name" -> "/items/3/name" (RFC 6901).</summary>
+    internal static string ToPointer(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return "/";
+        }
+
+        var pointer = PathSegments().Replace(path.TrimStart('$'), m =>
+            "/" + (m.Groups["i"].Success ? m.Groups["i"].Value : (m.Groups["q"].Success ? m.Groups["q"].Value : m.Groups["n"].Value)).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal));
+        return pointer.Length == 0 ? "/" : pointer;
+    }
+
+    [GeneratedRegex(@"'([^']+)'")]
+    private static partial Regex QuotedNames();
+
+    [GeneratedRegex(@"\.(?<n>[^.\[]+)|\[(?<i>\d+)\]|\['(?<q>[^']*)'\]")]
+    private static partial Regex PathSegments();
+}

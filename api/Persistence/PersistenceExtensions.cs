@@ -1,0 +1,75 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace WebhooksApi.Persistence;
+
+internal sealed class DatabaseOptions
+{
+    public const string Section = "Database";
+
+    /// <summary><c>sqlite</c> (default) or <c>postgres</c>.</summary>
+    public string Provider { get; set; } = "sqlite";
+
+    public bool IsPostgres => string.Equals(Provider, "postgres", StringComparison.OrdinalIgnoreCase)
+        || string.Equals(Provider, "postgresql", StringComparison.OrdinalIgnoreCase);
+}
+
+internal static class PersistenceExtensions
+{
+    public const string DefaultSqliteConnectionString = "Data Source=data/webhooks.db";
+
+    public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        if (!options.IsPostgres && !string.Equals(options.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"Database:Provider must be 'sqlite' or 'postgres', not '{options.Provider}'.");
+        }
+
+        builder.Services.AddSingleton(Options.Create(options));
+        var connectionString = builder.Configuration.GetConnectionString("Webhooks");
+        if (options.IsPostgres)
+        {
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new InvalidOperationException("Database:Provider is 'postgres' but ConnectionStrings:Webhooks is not set.");
+            }
+        }
+        else
+        {
+            connectionString = SqliteFiles.Prepare(connectionString ?? DefaultSqliteConnectionString, builder.Environment.ContentRootPath);
+        }
+
+        builder.Services.AddPooledDbContextFactory<WebhooksDbContext>(db => Configure(db, options, connectionString));
+        // Endpoints take a scoped context; background work and middleware that must not share the
+        // request's change tracker create their own from the factory.
+        builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContext());
+        builder.Services.AddScoped<DatabaseInitializer>();
+        return builder;
+    }
+
+    /// <summary>The one place that knows how each provider is set up (tests and benchmarks use it too).</summary>
+    public static void Configure(DbContextOptionsBuilder db, DatabaseOptions options, string connectionString)
+    {
+        if (options.IsPostgres)
+        {
+            db.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history"));
+        }
+        else
+        {
+            db.UseSqlite(connectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history"));
+        }
+
+        // Migrations are written by hand (EF's design-time package is not served here), so
+        // there is no model snapshot for EF to compare with; MigrationsTests compares the
+        // migrated schema with the model instead.
+        db.ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning));
+    }
+
+    public static async Task MigrateDatabaseAsync(this WebApplication app, CancellationToken cancellationToken = default)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DatabaseInitializer>().InitializeAsync(cancellationToken);
+    }
+}

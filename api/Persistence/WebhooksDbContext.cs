@@ -1,0 +1,32 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace WebhooksApi.Persistence;
+
+internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options)
+{
+    public DbSet<Account> Accounts => Set<Account>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite has no timestamp type, and EF cannot compare or order DateTimeOffset stored as
+        // TEXT. Microseconds since the epoch as INTEGER keep ordering, range queries and the same
+        // precision as PostgreSQL's timestamptz.
+        if (Database.IsSqlite())
+        {
+            configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UnixMicrosecondsConverter>();
+        }
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(WebhooksDbContext).Assembly);
+        SnakeCaseNames.Apply(modelBuilder);
+    }
+
+    private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
+        v => (v.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond,
+        v => new DateTimeOffset(DateTimeOffset.UnixEpoch.Ticks + (v * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero));
+}

@@ -1,0 +1,168 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace WebhooksApi.Tests.Infrastructure;
+
+/// <summary>
+/// The real app on a real database, shared by a test collection. Tests isolate themselves by
+/// creating their own account (<see cref="CreateAccountAsync"/>), never by resetting tables.
+/// </summary>
+public abstract class ApiFixture : IAsyncLifetime
+{
+    public const string OperatorKey = "operator-test-key-0123456789abcdef";
+    public const string BootstrapKey = "whk_bootstrap_test_key_0123456789abcdefghijklmnop";
+
+    public static readonly JsonSerializerOptions Json = CreateJsonOptions();
+
+    private WebApplicationFactory<Program>? _factory;
+
+    public abstract string Provider { get; }
+
+    /// <summary>Why this fixture's tests are skipped, or null when it runs.</summary>
+    public string? Unavailable { get; protected set; }
+
+    public string ConnectionString { get; protected set; } = string.Empty;
+
+    /// <summary>The app's clock. Tests advance it; it starts at the real time.</summary>
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException(Unavailable ?? "The fixture has not started.");
+
+    public async Task InitializeAsync()
+    {
+        await PrepareDatabaseAsync();
+        if (Unavailable is not null)
+        {
+            return;
+        }
+
+        _factory = CreateFactory(_ => { });
+        // Starting the server runs migrations and the bootstrap once, before tests run in parallel.
+        using var client = _factory.CreateClient();
+        (await client.GetAsync(new Uri("/readyz", UriKind.Relative))).EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_factory is not null)
+        {
+            await _factory.DisposeAsync();
+        }
+    }
+
+    /// <summary>Another app instance on the same database, with extra settings.</summary>
+    public WebApplicationFactory<Program> CreateFactory(Action<IWebHostBuilder> configure) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder.UseEnvironment("Testing");
+            builder.UseSetting("Database:Provider", Provider);
+            builder.UseSetting("ConnectionStrings:Webhooks", ConnectionString);
+            builder.UseSetting("Operator:ApiKey", OperatorKey);
+            builder.UseSetting("Bootstrap:ApiKey", BootstrapKey);
+            builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+            configure(builder);
+        });
+
+    protected abstract Task PrepareDatabaseAsync();
+
+    public HttpClient Client(string? apiKey = null)
+    {
+        var client = Factory.CreateClient();
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        return client;
+    }
+
+    /// <summary>A fresh account through the operator endpoint, with its admin key.</summary>
+    public async Task<TestAccount> CreateAccountAsync(string name = "test")
+    {
+        using var client = Client(OperatorKey);
+        var response = await client.PostAsJsonAsync("/v1/accounts", new { name }, Json);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Json);
+        return new TestAccount(this, body.GetProperty("id").GetString()!, body.GetProperty("apiKey").GetProperty("key").GetString()!);
+    }
+
+    private static JsonSerializerOptions CreateJsonOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        WebhooksApi.Http.HttpConventions.Configure(options);
+        options.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
+        return options;
+    }
+}
+
+public sealed record TestAccount(ApiFixture Fixture, string Id, string AdminKey)
+{
+    public HttpClient Admin() => Fixture.Client(AdminKey);
+
+    /// <summary>A key of this account with the given scopes.</summary>
+    public async Task<string> KeyWithScopesAsync(params string[] scopes)
+    {
+        using var admin = Admin();
+        var response = await admin.PostAsJsonAsync("/v1/api-keys", new { name = "scoped", scopes }, ApiFixture.Json);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+    }
+}
+
+public sealed class SqliteApi : ApiFixture
+{
+    public override string Provider => "sqlite";
+
+    protected override Task PrepareDatabaseAsync()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "webhooks-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        ConnectionString = $"Data Source={Path.Combine(folder, "webhooks.db")}";
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class PostgresApi : ApiFixture
+{
+    public override string Provider => "postgres";
+
+    protected override async Task PrepareDatabaseAsync()
+    {
+        var (connectionString, unavailable) = await PostgresServer.CreateDatabaseAsync();
+        ConnectionString = connectionString ?? string.Empty;
+        Unavailable = unavailable;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SqliteCollection : ICollectionFixture<SqliteApi>
+{
+    public const string Name = "sqlite";
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresApi>
+{
+    public const string Name = "postgres";
+}
+
+/// <summary>Base of the test classes that run once per provider; skips when the provider is unavailable.</summary>
+public abstract class ApiTests<TFixture>(TFixture fixture)
+    where TFixture : ApiFixture
+{
+    protected TFixture Fixture { get; } = fixture;
+
+    protected void SkipIfUnavailable() => Skip.If(Fixture.Unavailable is not null, Fixture.Unavailable);
+
+    protected async Task<TestAccount> NewAccountAsync()
+    {
+        SkipIfUnavailable();
+        return await Fixture.CreateAccountAsync();
+    }
+}
