@@ -1,3 +1,4 @@
+using WebhooksApi.Delivery;
 using WebhooksApi.Features;
 using WebhooksApi.Http;
 using WebhooksApi.OpenApi;
@@ -9,6 +10,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddHttpConventions();
 builder.AddPersistence();
 builder.AddSecurity();
+builder.AddDelivery();
 builder.AddOpenApiDocs();
 
 var app = builder.Build();

@@ -19,6 +19,7 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } bad =>
                 Plain(bad.StatusCode, Problems.PayloadTooLargeType, "The request body is too large.", bad.Message),
             BadHttpRequestException bad when FindJson(bad) is { } json => FromJson(json),
+            BadHttpRequestException bad when BindFailure().Match(bad.Message) is { Success: true } m => BindProblem(m.Groups["name"].Value, m.Groups["value"].Value),
             BadHttpRequestException bad => Plain(bad.StatusCode,
                 bad.StatusCode == StatusCodes.Status415UnsupportedMediaType ? Problems.UnsupportedMediaTypeType : Problems.MalformedRequestType,
                 "The request could not be read.", bad.Message),
@@ -94,6 +95,16 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
         var text = (cut > 0 ? message[..cut] : message).Trim().TrimEnd('.');
         return Plain(StatusCodes.Status400BadRequest, Problems.MalformedRequestType, "The request body is not valid JSON.", $"Invalid JSON{position}: {text}.");
     }
+
+    /// <summary>A query or route value of the wrong type: named by the parameter, not our C# types.</summary>
+    private static HttpValidationProblemDetails BindProblem(string name, string value)
+    {
+        var shown = value.Length > 100 ? value[..100] + "..." : value;
+        return Validation(new Dictionary<string, string[]> { [name] = [$"'{shown}' is not a valid value for {name}."] }, $"'{shown}' is not a valid value for {name}.");
+    }
+
+    [GeneratedRegex(@"^Failed to bind parameter ""(?:[^""]* )?(?<name>[A-Za-z0-9_]+)"" from ""(?<value>.*)""\.?$", RegexOptions.Singleline)]
+    private static partial Regex BindFailure();
 
     private static HttpValidationProblemDetails Validation(IDictionary<string, string[]> errors, string detail) =>
         new(errors) { Status = StatusCodes.Status400BadRequest, Type = Problems.ValidationType, Title = "The request is not valid.", Detail = detail };

@@ -74,6 +74,16 @@ internal static class HttpConventions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(LimitRequestBody);
+        app.Use((context, next) =>
+        {
+            // PATCH handlers re-read the body to tell an absent field from an explicit null.
+            if (HttpMethods.IsPatch(context.Request.Method))
+            {
+                context.Request.EnableBuffering();
+            }
+
+            return next(context);
+        });
         app.UseCors(CorsPolicy);
         return app;
     }

@@ -48,3 +48,127 @@ internal sealed class IdempotencyRecord
     public byte[]? Body { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+internal static class ConnectionStatuses
+{
+    public const string Pending = "pending";
+    public const string Active = "active";
+    public const string Error = "error";
+    public const string Disabled = "disabled";
+    public const string Deleted = "deleted";
+}
+
+/// <summary>A webhook destination: where, how, with what body, and whether it may be sent to.</summary>
+internal sealed class Connection
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string Title { get; set; }
+    public required string Url { get; set; }
+    public required string Method { get; set; }
+
+    /// <summary>A JSON object of header name to value template.</summary>
+    public required string HeadersJson { get; set; }
+
+    public Guid? AuthConnectorId { get; set; }
+    public required string BodyFormat { get; set; }
+    public string? BodyTemplate { get; set; }
+    public bool ParamsInHeaders { get; set; }
+    public int TimeoutSeconds { get; set; }
+    public int MaxConcurrency { get; set; }
+    public int? RateLimitPerSecond { get; set; }
+
+    /// <summary>The retry policy as given (kind and any overridden parameters), JSON.</summary>
+    public required string RetryPolicyJson { get; set; }
+
+    public bool ExpectJsonResponse { get; set; }
+    public required string Status { get; set; }
+    public string? StatusReason { get; set; }
+    public DateTimeOffset StatusChangedAt { get; set; }
+
+    /// <summary>Bumped by every edit that changes the requests sent; activation needs a successful test of this version.</summary>
+    public int ShapeVersion { get; set; }
+
+    public int? TestedShapeVersion { get; set; }
+    public DateTimeOffset? LastTestedAt { get; set; }
+    public string? LastTestOutcome { get; set; }
+
+    /// <summary>The signing secret, encrypted with Data Protection.</summary>
+    public required string SigningSecretProtected { get; set; }
+
+    /// <summary>The secret before the last rotation, still signing until <see cref="PreviousSecretExpiresAt"/>.</summary>
+    public string? PreviousSigningSecretProtected { get; set; }
+
+    public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? DeletedAt { get; set; }
+
+    /// <summary>The status a deleted connection had, for the record.</summary>
+    public string? StatusBeforeDelete { get; set; }
+}
+
+/// <summary>Reusable credentials applied to the requests of the connections that reference them.</summary>
+internal sealed class AuthConnector
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string Name { get; set; }
+
+    /// <summary>basic | bearer | api_key.</summary>
+    public required string Type { get; set; }
+
+    /// <summary>What may be shown: the username, the API key's parameter name and place. JSON.</summary>
+    public required string PublicJson { get; set; }
+
+    /// <summary>The secrets (password, token, key value), JSON encrypted with Data Protection.</summary>
+    public required string SecretsProtected { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>One request sent (a delivery attempt or a test send) and what came back.</summary>
+internal sealed class Attempt
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public Guid ConnectionId { get; set; }
+    public Guid? DeliveryId { get; set; }
+    public Guid? WorkflowWebhookId { get; set; }
+    public bool IsTest { get; set; }
+    public int AttemptNumber { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public string? ContactId { get; set; }
+    public string? Email { get; set; }
+    public string? Phone { get; set; }
+    public string? Identifier { get; set; }
+    public required string RequestMethod { get; set; }
+
+    /// <summary>The URL sent, with secret query parameters masked.</summary>
+    public required string RequestUrl { get; set; }
+
+    /// <summary>Headers sent (JSON object), secrets masked.</summary>
+    public required string RequestHeadersJson { get; set; }
+
+    public string? RequestBody { get; set; }
+    public int? StatusCode { get; set; }
+    public string? ResponseHeadersJson { get; set; }
+    public string? ResponseBody { get; set; }
+    public int DurationMs { get; set; }
+    public required string Outcome { get; set; }
+    public string? Error { get; set; }
+}
+
+/// <summary>A saved connection configuration (all but its secret and status), to create connections from.</summary>
+internal sealed class WebhookTemplate
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string Name { get; set; }
+
+    /// <summary>The connection's settings as a JSON object.</summary>
+    public required string SettingsJson { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}

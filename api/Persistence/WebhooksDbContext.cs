@@ -1,13 +1,21 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace WebhooksApi.Persistence;
 
-internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options)
+internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
     public DbSet<Account> Accounts => Set<Account>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<Connection> Connections => Set<Connection>();
+    public DbSet<AuthConnector> AuthConnectors => Set<AuthConnector>();
+    public DbSet<Attempt> Attempts => Set<Attempt>();
+    public DbSet<WebhookTemplate> WebhookTemplates => Set<WebhookTemplate>();
+
+    /// <summary>Data Protection's key ring, shared by every node through the database.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -23,6 +31,7 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(WebhooksDbContext).Assembly);
+        modelBuilder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
         SnakeCaseNames.Apply(modelBuilder);
     }
 

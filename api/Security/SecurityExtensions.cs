@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using WebhooksApi.Persistence;
 
 namespace WebhooksApi.Security;
 
@@ -13,6 +15,10 @@ internal static class SecurityExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddScoped<DefaultAccountBootstrapper>();
+        builder.Services.AddDataProtection()
+            .SetApplicationName("webhooks-api")
+            .PersistKeysToDbContext<WebhooksDbContext>();
+        builder.Services.AddSingleton<SecretProtector>();
         return builder;
     }
 

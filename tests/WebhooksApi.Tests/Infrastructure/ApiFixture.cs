@@ -34,8 +34,12 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException(Unavailable ?? "The fixture has not started.");
 
+    /// <summary>A real HTTP receiver on 127.0.0.1, shared by the collection.</summary>
+    public Receiver Receiver { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
+        Receiver = await Receiver.StartAsync();
         await PrepareDatabaseAsync();
         if (Unavailable is not null)
         {
@@ -50,6 +54,7 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await Receiver.DisposeAsync();
         if (_factory is not null)
         {
             await _factory.DisposeAsync();
@@ -65,6 +70,9 @@ public abstract class ApiFixture : IAsyncLifetime
             builder.UseSetting("ConnectionStrings:Webhooks", ConnectionString);
             builder.UseSetting("Operator:ApiKey", OperatorKey);
             builder.UseSetting("Bootstrap:ApiKey", BootstrapKey);
+            // Receivers run on 127.0.0.1 over plain HTTP; the SSRF tests turn these off again.
+            builder.UseSetting("Delivery:AllowHttp", "true");
+            builder.UseSetting("Delivery:PrivateNetworkAllowList", "127.0.0.1,localhost");
             builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
             configure(builder);
         });

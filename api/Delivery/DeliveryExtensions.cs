@@ -1,0 +1,24 @@
+using WebhooksApi.Security;
+
+namespace WebhooksApi.Delivery;
+
+internal static class DeliveryExtensions
+{
+    public static WebApplicationBuilder AddDelivery(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var urlOptions = builder.Configuration.GetSection("Delivery").Get<UrlPolicyOptions>() ?? new UrlPolicyOptions();
+        services.AddSingleton(urlOptions);
+        services.AddSingleton<IHostResolver, SystemHostResolver>();
+        services.AddSingleton<UrlPolicy>();
+        services.AddSingleton<SsrfSafeConnect>();
+        // One long-lived handler for every webhook: connections are pooled per endpoint and
+        // recycled every few minutes (DNS changes), never per request.
+        services.AddSingleton(sp => new WebhookSender(new HttpClient(WebhookSender.CreateHandler(sp.GetRequiredService<SsrfSafeConnect>()))
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        }));
+        services.AddScoped<RequestComposer>();
+        return builder;
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace WebhooksApi.Persistence.Configurations;
+
+internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
+{
+    public void Configure(EntityTypeBuilder<Attempt> builder)
+    {
+        builder.ToTable("attempts");
+        builder.HasKey(a => a.Id);
+        builder.Property(a => a.ContactId).HasMaxLength(200);
+        builder.Property(a => a.Email).HasMaxLength(320);
+        builder.Property(a => a.Phone).HasMaxLength(50);
+        builder.Property(a => a.Identifier).HasMaxLength(320);
+        builder.Property(a => a.RequestMethod).HasMaxLength(10);
+        builder.Property(a => a.Outcome).HasMaxLength(40);
+        builder.Property(a => a.Error).HasMaxLength(2000);
+        // The log list is per account, newest first; the connection filter is the most common one.
+        builder.HasIndex(a => new { a.AccountId, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.ConnectionId, a.Id });
+        builder.HasIndex(a => a.DeliveryId);
+        builder.HasIndex(a => a.CreatedAt);
+    }
+}
