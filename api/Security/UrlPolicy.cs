@@ -94,7 +94,6 @@ internal sealed class UrlPolicy
     public const int MaxUrlLength = 2048;
 
     private static readonly SearchValues<char> HexDigits = SearchValues.Create("0123456789abcdefABCDEF");
-    private static readonly IdnMapping Idn = new();
 
     // Most specific first, so a message names the metadata endpoint rather than the range around it.
     private static readonly (IPNetwork Network, string Description)[] ForbiddenV4 =
@@ -274,7 +273,8 @@ internal sealed class UrlPolicy
         {
             try
             {
-                h = Idn.GetAscii(h);
+                // A new mapping per call: IdnMapping instances are not documented as thread-safe.
+                h = new IdnMapping().GetAscii(h);
             }
             catch (ArgumentException)
             {
