@@ -18,7 +18,11 @@ internal static class DeliveryExtensions
         {
             Timeout = Timeout.InfiniteTimeSpan,
         }));
-        services.AddScoped<RequestComposer>();
+        services.AddSingleton<RequestComposer>();
+        services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
+        services.AddSingleton<DeliverySignals>();
+        services.AddSingleton<ConnectionLimiters>();
+        services.AddHostedService<Dispatcher>();
         return builder;
     }
 }

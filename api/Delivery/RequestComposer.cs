@@ -33,12 +33,12 @@ internal sealed record MessageInput(
 /// rendered with context-aware escaping, parameters moved to headers when asked, credentials
 /// applied, Standard Webhooks signature added. Also produces the masked copy for logs and test output.
 /// </summary>
-internal sealed class RequestComposer(WebhooksDbContext db, SecretProtector protector)
+internal sealed class RequestComposer(SecretProtector protector)
 {
     public const string Mask = "****";
     private const string UserAgent = "WebhooksApi/1.0 (+https://www.standardwebhooks.com)";
 
-    public async Task<ComposedRequest> ComposeAsync(Connection connection, MessageInput input, CancellationToken cancellationToken)
+    public async Task<ComposedRequest> ComposeAsync(WebhooksDbContext db, Connection connection, MessageInput input, CancellationToken cancellationToken)
     {
         var auth = connection.AuthConnectorId is { } authId
             ? await db.AuthConnectors.AsNoTracking().FirstOrDefaultAsync(a => a.Id == authId, cancellationToken)

@@ -106,6 +106,9 @@ internal sealed class Connection
 
     /// <summary>The status a deleted connection had, for the record.</summary>
     public string? StatusBeforeDelete { get; set; }
+
+    /// <summary>When the current run of failed attempts began (null while the last attempt succeeded).</summary>
+    public DateTimeOffset? FailingSince { get; set; }
 }
 
 /// <summary>Reusable credentials applied to the requests of the connections that reference them.</summary>
@@ -171,4 +174,81 @@ internal sealed class WebhookTemplate
     public required string SettingsJson { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The "call webhook" step of an automation workflow, bound to a connection.</summary>
+internal sealed class WorkflowWebhook
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string Name { get; set; }
+    public required string WorkflowId { get; set; }
+    public required string StepId { get; set; }
+    public Guid ConnectionId { get; set; }
+
+    /// <summary>The contact fields to send (JSON array of names); empty sends them all.</summary>
+    public required string FieldsJson { get; set; }
+
+    /// <summary>Extra key/value pairs (JSON object); values may be merge tags.</summary>
+    public required string ExtraJson { get; set; }
+
+    public bool CaptureResponse { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+internal static class DeliveryStatuses
+{
+    public const string Pending = "pending";
+    public const string Delivering = "delivering";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Held = "held";
+    public const string Skipped = "skipped";
+}
+
+/// <summary>
+/// One message to one connection, durable from the moment its execution was accepted. The row is
+/// the queue: the dispatcher claims due pending rows, and their status is the truth for counts.
+/// </summary>
+internal sealed class WebhookDelivery
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public Guid ConnectionId { get; set; }
+    public Guid? WorkflowWebhookId { get; set; }
+    public required string Status { get; set; }
+
+    /// <summary>True when the connection's policy is `ordered`: only the oldest unfinished delivery may be sent.</summary>
+    public bool Ordered { get; set; }
+
+    /// <summary>{contact, event, variables} as accepted (contact already narrowed to the step's fields).</summary>
+    public required string PayloadJson { get; set; }
+
+    public string? ContactId { get; set; }
+    public string? Email { get; set; }
+    public string? Phone { get; set; }
+    public string? Identifier { get; set; }
+    public int AttemptCount { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+    public DateTimeOffset? LastAttemptAt { get; set; }
+
+    /// <summary>Which claim holds the row while delivering; a result is written only under the same claim.</summary>
+    public Guid? ClaimToken { get; set; }
+
+    /// <summary>A delivering row whose lease passed (its node died) goes back to pending.</summary>
+    public DateTimeOffset? LockedUntil { get; set; }
+
+    public int? LastStatusCode { get; set; }
+    public string? LastOutcome { get; set; }
+    public string? LastError { get; set; }
+
+    /// <summary>The last answer's body (capped), kept when the step captures responses.</summary>
+    public string? ResponseBody { get; set; }
+
+    public string? FailureReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
 }

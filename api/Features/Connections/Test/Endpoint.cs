@@ -87,7 +87,7 @@ internal sealed class Endpoint : IEndpoint
             "webhook.test",
             now);
 
-        var composed = await composer.ComposeAsync(connection, input, cancellationToken);
+        var composed = await composer.ComposeAsync(db, connection, input, cancellationToken);
         SendResult? result = null;
         if (composed.Request is not null)
         {
