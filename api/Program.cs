@@ -1,6 +1,7 @@
 using WebhooksApi.Delivery;
 using WebhooksApi.Features;
 using WebhooksApi.Http;
+using WebhooksApi.Jobs;
 using WebhooksApi.OpenApi;
 using WebhooksApi.Persistence;
 using WebhooksApi.Security;
@@ -11,6 +12,7 @@ builder.AddHttpConventions();
 builder.AddPersistence();
 builder.AddSecurity();
 builder.AddDelivery();
+builder.AddScheduling();
 builder.AddOpenApiDocs();
 
 var app = builder.Build();

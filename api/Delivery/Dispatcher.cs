@@ -256,6 +256,8 @@ internal sealed partial class Dispatcher(
             }
 
             var completed = status is DeliveryStatuses.Succeeded or DeliveryStatuses.Failed ? c.At : (DateTimeOffset?)null;
+            // The next delivery of an ordered connection becomes sendable only now.
+            resumeSignal |= d.Ordered && completed is not null;
             var body = c.CaptureResponse ? result?.ResponseBody : null;
             var token = d.ClaimToken;
             await db.Deliveries
