@@ -22,7 +22,8 @@ internal static class DeliveryExtensions
         services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
         services.AddSingleton<DeliverySignals>();
         services.AddSingleton<ConnectionLimiters>();
-        services.AddHostedService<Dispatcher>();
+        services.AddSingleton<Dispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         return builder;
     }
 }

@@ -27,6 +27,10 @@ internal sealed partial class Dispatcher(
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private SemaphoreSlim? _slots;
+    private long _sent;
+
+    /// <summary>Requests this node has sent (every attempt), for tests and diagnostics.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
 
     /// <summary>One finished request, waiting to be written.</summary>
     private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At);
@@ -133,6 +137,7 @@ internal sealed partial class Dispatcher(
             if (composed.Request is not null)
             {
                 result = await sender.SendAsync(composed.Request, connection.ExpectJsonResponse, cancellationToken);
+                Interlocked.Increment(ref _sent);
             }
 
             await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at), CancellationToken.None);
