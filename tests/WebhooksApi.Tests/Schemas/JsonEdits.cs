@@ -20,29 +20,6 @@ internal static class JsonEdits
         return json;
     }
 
-    /// <summary>Sets the value at a slash-separated path of existing objects and arrays ("items/3/contact").</summary>
-    public static T WithAt<T>(this T json, string path, JToken value)
-        where T : JToken
-    {
-        var parts = path.Split('/');
-        JToken node = json;
-        foreach (var part in parts[..^1])
-        {
-            node = node is JArray array ? array[int.Parse(part)] : node[part]!;
-        }
-
-        if (node is JArray target)
-        {
-            target[int.Parse(parts[^1])] = value;
-        }
-        else
-        {
-            node[parts[^1]] = value;
-        }
-
-        return json;
-    }
-
     public static T Without<T>(this T json, params string[] names)
         where T : JObject
     {

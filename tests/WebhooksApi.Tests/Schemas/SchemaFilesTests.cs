@@ -22,7 +22,7 @@ public sealed class SchemaFilesTests
     };
 
     [Fact]
-    public void Every_json_file_in_schemas_is_one_these_tests_cover()
+    public void Every_json_file_in_schemas_is_covered_by_these_tests()
     {
         var onDisk = Directory.GetFiles(Path.Combine(SchemaFiles.RepositoryRoot(), "schemas"), "*.json").Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(SchemaFiles.All.Order(StringComparer.Ordinal), onDisk);
