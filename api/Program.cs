@@ -1,3 +1,4 @@
+using WebhooksApi.Activities;
 using WebhooksApi.Delivery;
 using WebhooksApi.Features;
 using WebhooksApi.Http;
@@ -12,6 +13,7 @@ builder.AddHttpConventions();
 builder.AddPersistence();
 builder.AddSecurity();
 builder.AddDelivery();
+builder.AddActivityFeed();
 builder.AddScheduling();
 builder.AddOpenApiDocs();
 

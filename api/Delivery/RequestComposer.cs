@@ -46,14 +46,14 @@ internal sealed class RequestComposer(SecretProtector protector)
         return Compose(connection, auth, input);
     }
 
-    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input)
+    /// <param name="body">A body composed elsewhere (an activity batch) instead of the connection's template or envelope.</param>
+    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input, string? body = null)
     {
         var secrets = new List<string>();
         var model = ConnectionTemplates.Model(input);
         var method = connection.Method;
         string url;
         var headers = new List<KeyValuePair<string, string>>();
-        string? body = null;
         try
         {
             url = ConnectionTemplates.RenderUrl(connection.Url, model);
@@ -62,7 +62,7 @@ internal sealed class RequestComposer(SecretProtector protector)
                 headers.Add(new(name, ConnectionTemplates.RenderHeader(value, model)));
             }
 
-            if (method != "GET")
+            if (method != "GET" && body is null)
             {
                 body = connection.BodyTemplate is null
                     ? DefaultEnvelope(input)

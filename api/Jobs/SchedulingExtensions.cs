@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Quartz;
+using WebhooksApi.Activities;
 using WebhooksApi.Delivery;
 using WebhooksApi.Persistence;
 
@@ -24,6 +25,7 @@ internal static class SchedulingExtensions
         var health = builder.Configuration.GetSection(HealthOptions.Section).Get<HealthOptions>() ?? new HealthOptions();
         builder.Services.Configure<HealthOptions>(builder.Configuration.GetSection(HealthOptions.Section));
         builder.Services.AddSingleton<HealthMonitor>();
+        var activity = builder.Configuration.GetSection(ActivityOptions.Section).Get<ActivityOptions>() ?? new ActivityOptions();
         builder.Services.AddQuartz(quartz =>
         {
             quartz.ConfigureScheduler(scheduler =>
@@ -56,6 +58,13 @@ internal static class SchedulingExtensions
                 .WithIdentity("health-check-schedule", "delivery")
                 .StartNow()
                 .WithSimpleSchedule(s => s.WithInterval(health.CheckInterval).RepeatForever()));
+
+            quartz.AddJob<ActivityFlushJob>(job => job.WithIdentity(ActivityFlushJob.Key).StoreDurably());
+            quartz.AddTrigger(trigger => trigger
+                .ForJob(ActivityFlushJob.Key)
+                .WithIdentity("activity-flush-schedule", "activity")
+                .StartNow()
+                .WithSimpleSchedule(s => s.WithInterval(activity.FlushInterval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
         return builder;

@@ -252,3 +252,80 @@ internal sealed class WebhookDelivery
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
 }
+
+internal static class FeedStatuses
+{
+    /// <summary>Waiting to go out in a batch.</summary>
+    public const string Pending = "pending";
+
+    /// <summary>In a batch that is being sent (or retried).</summary>
+    public const string Batched = "batched";
+
+    public const string Delivered = "delivered";
+
+    /// <summary>Not sent: the account has no enabled activity webhook, or its filter leaves the type out.</summary>
+    public const string NotSent = "not_sent";
+}
+
+/// <summary>A contact activity event (delivered, read, clicked...) reported by the platform.</summary>
+internal sealed class ActivityEvent
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string ActivityStatus { get; set; }
+
+    /// <summary>activityDateTime read as UTC (an offset-less time is taken as UTC).</summary>
+    public DateTimeOffset ActivityAt { get; set; }
+
+    public string? Iid { get; set; }
+    public string? ContactId { get; set; }
+    public string? Email { get; set; }
+    public string? MediaType { get; set; }
+
+    /// <summary>The event as it was posted, forwarded unchanged to the activity URL.</summary>
+    public required string PayloadJson { get; set; }
+
+    public required string FeedStatus { get; set; }
+    public Guid? BatchId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The account's activity URL: where its events go, batched and in order.</summary>
+internal sealed class ActivityWebhook
+{
+    /// <summary>Also the connection id of its batches in the attempt log.</summary>
+    public Guid Id { get; set; }
+
+    public Guid AccountId { get; set; }
+    public required string Url { get; set; }
+    public Guid? AuthConnectorId { get; set; }
+
+    /// <summary>JSON array of activity statuses to send; empty sends all.</summary>
+    public required string EventTypesJson { get; set; }
+
+    public int BatchSize { get; set; }
+    public int MaxBatchAgeSeconds { get; set; }
+    public bool Enabled { get; set; }
+    public required string SigningSecretProtected { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>A batch of events for the activity URL. One open batch per account: the head of the line.</summary>
+internal sealed class ActivityBatch
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+
+    /// <summary>pending (being sent or waiting for a retry) or delivered.</summary>
+    public required string Status { get; set; }
+
+    public int EventCount { get; set; }
+    public int AttemptCount { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+    public int? LastStatusCode { get; set; }
+    public string? LastError { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? DeliveredAt { get; set; }
+}

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using NJsonSchema;
+using WebhooksApi.Schemas;
 using NJsonSchema.Validation;
 using static WebhooksApi.Tests.Schemas.JsonEdits;
 

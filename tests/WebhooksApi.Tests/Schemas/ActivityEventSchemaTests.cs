@@ -1,5 +1,6 @@
 using Newtonsoft.Json.Linq;
 using NJsonSchema.Validation;
+using WebhooksApi.Schemas;
 using static WebhooksApi.Tests.Schemas.JsonEdits;
 
 namespace WebhooksApi.Tests.Schemas;

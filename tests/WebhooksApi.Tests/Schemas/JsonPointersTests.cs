@@ -1,4 +1,5 @@
 using NJsonSchema;
+using WebhooksApi.Schemas;
 using NJsonSchema.Validation;
 
 namespace WebhooksApi.Tests.Schemas;

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Newtonsoft.Json.Linq;
 using NJsonSchema.Validation;
+using WebhooksApi.Schemas;
 using WebhooksApi.Delivery;
 using WebhooksApi.Persistence;
 using WebhooksApi.Security;

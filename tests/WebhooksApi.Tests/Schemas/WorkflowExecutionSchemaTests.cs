@@ -1,5 +1,6 @@
 using Newtonsoft.Json.Linq;
 using NJsonSchema.Validation;
+using WebhooksApi.Schemas;
 
 namespace WebhooksApi.Tests.Schemas;
 

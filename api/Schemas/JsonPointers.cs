@@ -2,7 +2,7 @@ using System.Text;
 using Newtonsoft.Json.Linq;
 using NJsonSchema.Validation;
 
-namespace WebhooksApi.Tests.Schemas;
+namespace WebhooksApi.Schemas;
 
 /// <summary>
 /// Turns NJsonSchema's ValidationError.Path into the RFC 6901 JSON pointer a 400 reports.
