@@ -128,7 +128,7 @@ internal sealed class ActivityFeed(
         var auth = hook.AuthConnectorId is { } authId ? await db.AuthConnectors.AsNoTracking().FirstOrDefaultAsync(a => a.Id == authId, cancellationToken) : null;
         var account = await db.Accounts.AsNoTracking().Where(a => a.Id == hook.AccountId).Select(a => a.Name).FirstAsync(cancellationToken);
         var connection = AsConnection(hook, WebhookMethod.Post);
-        var input = new MessageInput([], [], [], hook.AccountId, account, WebhookSigner.MessageId(batch.Id), "activity.batch", now);
+        var input = new MessageInput([], [], [], hook.AccountId, account, WebhookSigner.NewMessageId(batch.Id), "activity.batch", now);
         var composed = composer.Compose(connection, auth, input, body);
         var result = await sender.SendAsync(composed.Request!, expectJson: false, cancellationToken);
 

@@ -16,10 +16,25 @@ internal sealed class DeliverySignals
     public void WorkAvailable() => _wake.Writer.TryWrite(true);
 
     /// <summary>Returns when woken or when <paramref name="poll"/> has passed on the given clock.</summary>
-    public async Task WaitForWorkAsync(TimeSpan poll, TimeProvider time, CancellationToken cancellationToken)
+    public Task WaitForWorkAsync(TimeSpan poll, TimeProvider time, CancellationToken cancellationToken) =>
+        WaitForWorkAsync(time.GetUtcNow() + poll, time, cancellationToken);
+
+    /// <summary>
+    /// Returns when woken or at <paramref name="until"/> on the given clock. Waiting for a point in
+    /// time, not a duration: if the clock passed it while the caller was busy (a test clock jumps,
+    /// a claim was slow), there is no wait at all, instead of a fresh full interval from now.
+    /// </summary>
+    public async Task WaitForWorkAsync(DateTimeOffset until, TimeProvider time, CancellationToken cancellationToken)
     {
+        var remaining = until - time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            _wake.Reader.TryRead(out _);
+            return;
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(poll, time, timeout.Token);
+        var delay = Task.Delay(remaining, time, timeout.Token);
         var woken = _wake.Reader.WaitToReadAsync(timeout.Token).AsTask();
         await Task.WhenAny(delay, woken);
         await timeout.CancelAsync();

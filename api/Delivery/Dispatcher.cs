@@ -50,10 +50,11 @@ internal sealed partial class Dispatcher(
             {
                 try
                 {
-                    var claimed = await ClaimAndStartAsync(stoppingToken);
+                    var claimedAt = time.GetUtcNow();
+                    var claimed = await ClaimAndStartAsync(claimedAt, stoppingToken);
                     if (claimed == 0)
                     {
-                        await signals.WaitForWorkAsync(_options.PollInterval, time, stoppingToken);
+                        await signals.WaitForWorkAsync(claimedAt + _options.PollInterval, time, stoppingToken);
                     }
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -85,7 +86,7 @@ internal sealed partial class Dispatcher(
         }
     }
 
-    private async Task<int> ClaimAndStartAsync(CancellationToken cancellationToken)
+    private async Task<int> ClaimAndStartAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var free = _slots!.CurrentCount;
         if (free == 0)
@@ -96,7 +97,6 @@ internal sealed partial class Dispatcher(
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow();
         await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
         var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, Math.Min(_options.BatchSize, free), perConnection: 100, cancellationToken);
         if (claimed.Count == 0)
@@ -163,7 +163,7 @@ internal sealed partial class Dispatcher(
         var @event = payload["event"] as JsonObject ?? [];
         var variables = payload["variables"] as JsonObject ?? [];
         payload.Clear();
-        return new MessageInput(contact, @event, variables, delivery.AccountId, accountName, WebhookSigner.MessageId(delivery.Id), step is null ? "webhook.delivery" : "workflow.execution", at);
+        return new MessageInput(contact, @event, variables, delivery.AccountId, accountName, WebhookSigner.NewMessageId(delivery.Id), step is null ? "webhook.delivery" : "workflow.execution", at);
     }
 
     private async Task WriteResultsAsync(CancellationToken stoppingToken)
@@ -214,6 +214,11 @@ internal sealed partial class Dispatcher(
         var gone = new HashSet<Guid>();
         var resumeSignal = false;
         DateTimeOffset latest = default;
+        // A connection may have left `active` while these requests were in flight (health check,
+        // user, 410): a retry must then wait as held, or it would slip past the hold.
+        var connectionIds = batch.Select(c => c.Connection.Id).Distinct().ToList();
+        var inactive = (await db.Connections.Where(x => connectionIds.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
+            .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
         foreach (var c in batch)
         {
             var d = c.Delivery;
@@ -248,7 +253,7 @@ internal sealed partial class Dispatcher(
                     var decision = RetrySchedule.Next(settings, attempts, first, c.At, result?.RetryAfter, Random.Shared.NextDouble());
                     if (decision.RetryAt is { } retryAt)
                     {
-                        status = DeliveryStatuses.Pending;
+                        status = inactive.Contains(c.Connection.Id) ? DeliveryStatuses.Held : DeliveryStatuses.Pending;
                         next = retryAt;
                         resumeSignal = true;
                     }

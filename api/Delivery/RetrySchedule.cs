@@ -56,7 +56,10 @@ internal static class RetrySchedule
     public static RetryDecision Next(RetrySettings settings, int attemptsMade, DateTimeOffset firstAttemptAt, DateTimeOffset now, TimeSpan? retryAfter, double jitterSample)
     {
         var retriesDone = Math.Max(0, attemptsMade - 1);
-        if (settings.MaxRetries > 0 && retriesDone >= settings.MaxRetries)
+        // maxAttempts 0: no limit for window (the window bounds it) and ordered (the hold limit
+        // does); for exponential nothing else bounds it, so 0 means no retries at all.
+        var limited = settings.Kind == RetryKind.Exponential || settings.MaxRetries > 0;
+        if (limited && retriesDone >= settings.MaxRetries)
         {
             return RetryDecision.GiveUp("max_attempts");
         }

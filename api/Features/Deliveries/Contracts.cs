@@ -45,7 +45,7 @@ internal static class DeliveryMapping
 {
     public static DeliveryOut ToOut(WebhookDelivery d) => new(
         d.Id.ToString(),
-        WebhookSigner.MessageId(d.Id),
+        WebhookSigner.NewMessageId(d.Id),
         Enum.Parse<DeliveryStatus>(d.Status, ignoreCase: true),
         d.ConnectionId.ToString(),
         d.WorkflowWebhookId?.ToString(),

@@ -108,7 +108,7 @@ public sealed class WebhookEnvelopeSchemaTests
     }
 
     private static MessageInput Input(JsonObject contact, JsonObject @event, JsonObject variables, string eventType, DateTimeOffset now) =>
-        new(contact, @event, variables, AccountId, "Acme", WebhookSigner.MessageId(Ids.New(now)), eventType, now);
+        new(contact, @event, variables, AccountId, "Acme", WebhookSigner.NewMessageId(Ids.New(now)), eventType, now);
 
     private static JObject SeedExample(int index) => JsonEdits.SeedExample(SchemaFiles.WebhookEnvelope, index);
 

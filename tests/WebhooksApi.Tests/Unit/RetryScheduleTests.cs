@@ -75,6 +75,13 @@ public sealed class RetryScheduleTests
     }
 
     [Fact]
+    public void Exponential_with_zero_retries_gives_up_after_the_first_attempt_while_ordered_zero_is_unlimited()
+    {
+        Assert.Single(Attempts(new RetryPolicyIn(RetryKind.Exponential, MaxAttempts: 0), 0.5));
+        Assert.Equal(50, Attempts(new RetryPolicyIn(RetryKind.Ordered, MaxAttempts: 0), 0.5, limit: 50).Count);
+    }
+
+    [Fact]
     public void Custom_parameters_are_used()
     {
         var times = Attempts(new RetryPolicyIn(RetryKind.Exponential, MaxAttempts: 3, InitialDelaySeconds: 5, Factor: 2, MaxDelaySeconds: 8), 0.5);

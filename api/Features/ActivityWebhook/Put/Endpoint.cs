@@ -102,7 +102,7 @@ internal sealed class Endpoint : IEndpoint
         // The verifying GET: the receiver proves it is there (and accepts our credentials) before anything is sent to it.
         var auth = authId is { } id ? await db.AuthConnectors.AsNoTracking().FirstAsync(a => a.Id == id, cancellationToken) : null;
         var account = await db.Accounts.AsNoTracking().Where(a => a.Id == accountId).Select(a => a.Name).FirstAsync(cancellationToken);
-        var input = new MessageInput([], [], [], accountId, account, WebhookSigner.MessageId(Ids.New(now)), "activity.verify", now);
+        var input = new MessageInput([], [], [], accountId, account, WebhookSigner.NewMessageId(Ids.New(now)), "activity.verify", now);
         var composed = composer.Compose(ActivityFeed.AsConnection(hook, WebhookMethod.Get), auth, input);
         var result = await sender.SendAsync(composed.Request!, expectJson: false, cancellationToken);
         if (result.Outcome != Outcomes.Ok)

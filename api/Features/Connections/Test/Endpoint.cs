@@ -83,7 +83,7 @@ internal sealed class Endpoint : IEndpoint
             (JsonObject)(request?.Variables ?? []).DeepClone(),
             accountId,
             account.Name,
-            WebhookSigner.MessageId(Ids.New(now)),
+            WebhookSigner.NewMessageId(Ids.New(now)),
             "webhook.test",
             now);
 
