@@ -78,8 +78,13 @@ internal sealed class HealthMonitor(
             broken[c.Id] = $"No successful attempt since {c.FailingSince:u} (more than {options.ErrorAfter.TotalHours:0.#} h): sending stopped, deliveries held. Test and activate it to resume.";
         }
 
+        // A flapping endpoint resets FailingSince with every success, so the rate rule judges the
+        // whole window instead: over the last two hours, in use since before them, failing more
+        // than the threshold.
         var overIds = overThreshold.Select(r => r.ConnectionId).ToList();
-        var activeOver = await db.Connections.Where(c => overIds.Contains(c.Id) && c.Status == ConnectionStatuses.Active && c.FailingSince != null && c.FailingSince <= windowStart)
+        var activeOver = await db.Connections
+            .Where(c => overIds.Contains(c.Id) && c.Status == ConnectionStatuses.Active)
+            .Where(c => db.Attempts.Any(a => a.ConnectionId == c.Id && !a.IsTest && a.CreatedAt < windowStart))
             .Select(c => c.Id).ToListAsync(cancellationToken);
         foreach (var r in overThreshold.Where(r => activeOver.Contains(r.ConnectionId)))
         {

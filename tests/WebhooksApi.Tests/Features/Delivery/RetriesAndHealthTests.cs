@@ -188,6 +188,42 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
     }
 
     [Fact]
+    public async Task A_connection_failing_most_attempts_for_two_hours_goes_to_error_even_with_some_successes()
+    {
+        var account = await NewAccountAsync();
+        var calls = 0;
+        // Flapping: one success in three, so FailingSince keeps resetting.
+        var url = Fixture.Receiver.NewEndpoint(TestOkThen(ctx =>
+        {
+            ctx.Response.StatusCode = Interlocked.Increment(ref calls) % 3 == 0 ? 200 : 500;
+            return Task.CompletedTask;
+        }));
+        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "exponential", maxAttempts = 0 }));
+        async Task Burst(int n)
+        {
+            var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, n).Select(i => new { contact = new { id = $"f-{Guid.NewGuid():N}" } }).ToArray() });
+            foreach (var item in accepted.GetProperty("items").EnumerateArray())
+            {
+                await Eventually.WaitAsync(() => step.DeliveryAsync(item.Id()), d => d.Str("status") is "succeeded" or "failed", "burst delivered");
+            }
+        }
+
+        await Burst(6);
+        await RunHealthCheckAsync();
+        Assert.Equal("active", (await step.Admin.GetJsonAsync($"/v1/connections/{step.ConnectionId}")).Str("status"));
+
+        Fixture.Time.Advance(TimeSpan.FromMinutes(61));
+        await Burst(12);
+        Fixture.Time.Advance(TimeSpan.FromMinutes(61));
+        await Burst(3);
+        await RunHealthCheckAsync();
+
+        var connection = await step.Admin.GetJsonAsync($"/v1/connections/{step.ConnectionId}");
+        Assert.Equal("error", connection.Str("status"));
+        Assert.Contains("attempts failed", connection.Str("statusReason"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Deliveries_held_longer_than_the_hold_limit_expire_as_failed()
     {
         var account = await NewAccountAsync();
