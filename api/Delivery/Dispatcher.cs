@@ -28,6 +28,7 @@ internal sealed partial class Dispatcher(
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private SemaphoreSlim? _slots;
     private long _sent;
+    private CancellationToken _sendToken;
 
     /// <summary>Requests this node has sent (every attempt), for tests and diagnostics.</summary>
     public long Sent => Interlocked.Read(ref _sent);
@@ -43,6 +44,11 @@ internal sealed partial class Dispatcher(
         }
 
         _slots = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
+        // Requests in flight at shutdown get a grace period to finish (and be recorded) instead
+        // of being cut off with the host's token; what still runs after it keeps its lease.
+        using var sends = new CancellationTokenSource();
+        using var graceOnStop = stoppingToken.Register(() => sends.CancelAfter(_options.ShutdownGrace));
+        _sendToken = sends.Token;
         var writer = Task.Run(() => WriteResultsAsync(stoppingToken), CancellationToken.None);
         try
         {
@@ -73,9 +79,11 @@ internal sealed partial class Dispatcher(
         {
             // Let in-flight requests finish and their results be written before the host stops;
             // what does not finish keeps its lease and goes back to pending when it expires.
+            var deadline = TimeProvider.System.GetUtcNow() + _options.ShutdownGrace;
             for (var i = 0; i < _options.MaxInFlight; i++)
             {
-                if (!await _slots.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None))
+                var left = deadline - TimeProvider.System.GetUtcNow();
+                if (left <= TimeSpan.Zero || !await _slots.WaitAsync(left, CancellationToken.None))
                 {
                     break;
                 }
@@ -119,7 +127,7 @@ internal sealed partial class Dispatcher(
             var connection = connections[delivery.ConnectionId];
             var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
             var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
-            _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, cancellationToken), CancellationToken.None);
+            _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
         }
 
         return claimed.Count;

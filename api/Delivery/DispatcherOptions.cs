@@ -19,6 +19,9 @@ internal sealed class DispatcherOptions
     /// <summary>How long a claim holds a row before another node may take it back (default 2 min).</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long requests in flight at shutdown may take to finish (default 10 s).</summary>
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Held deliveries older than this fail with reason `expired` (default 72 h).</summary>
     public TimeSpan HoldLimit { get; set; } = TimeSpan.FromHours(72);
 }
