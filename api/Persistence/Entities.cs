@@ -2,14 +2,20 @@ namespace WebhooksApi.Persistence;
 
 // Entities never leave the service: endpoints map them to wire types (the *In/*Out records).
 
-internal sealed class Account
+/// <summary>A row with a time-ordered id (see <see cref="Ids"/>): what keyset paging pages over.</summary>
+internal interface IEntity
+{
+    Guid Id { get; }
+}
+
+internal sealed class Account : IEntity
 {
     public Guid Id { get; set; }
     public required string Name { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-internal sealed class ApiKey
+internal sealed class ApiKey : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -59,7 +65,7 @@ internal static class ConnectionStatuses
 }
 
 /// <summary>A webhook destination: where, how, with what body, and whether it may be sent to.</summary>
-internal sealed class Connection
+internal sealed class Connection : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -112,7 +118,7 @@ internal sealed class Connection
 }
 
 /// <summary>Reusable credentials applied to the requests of the connections that reference them.</summary>
-internal sealed class AuthConnector
+internal sealed class AuthConnector : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -132,7 +138,7 @@ internal sealed class AuthConnector
 }
 
 /// <summary>One request sent (a delivery attempt or a test send) and what came back.</summary>
-internal sealed class Attempt
+internal sealed class Attempt : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -164,7 +170,7 @@ internal sealed class Attempt
 }
 
 /// <summary>A saved connection configuration (all but its secret and status), to create connections from.</summary>
-internal sealed class WebhookTemplate
+internal sealed class WebhookTemplate : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -177,7 +183,7 @@ internal sealed class WebhookTemplate
 }
 
 /// <summary>The "call webhook" step of an automation workflow, bound to a connection.</summary>
-internal sealed class WorkflowWebhook
+internal sealed class WorkflowWebhook : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -211,7 +217,7 @@ internal static class DeliveryStatuses
 /// One message to one connection, durable from the moment its execution was accepted. The row is
 /// the queue: the dispatcher claims due pending rows, and their status is the truth for counts.
 /// </summary>
-internal sealed class WebhookDelivery
+internal sealed class WebhookDelivery : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -268,7 +274,7 @@ internal static class FeedStatuses
 }
 
 /// <summary>A contact activity event (delivered, read, clicked...) reported by the platform.</summary>
-internal sealed class ActivityEvent
+internal sealed class ActivityEvent : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -312,7 +318,7 @@ internal sealed class ActivityWebhook
 }
 
 /// <summary>A batch of events for the activity URL. One open batch per account: the head of the line.</summary>
-internal sealed class ActivityBatch
+internal sealed class ActivityBatch : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }

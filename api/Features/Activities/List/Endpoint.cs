@@ -98,14 +98,8 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(e => e.MediaType == mediaType);
         }
 
-        if (page.After is { } after)
-        {
-            query = query.Where(e => e.Id.CompareTo(after) > 0);
-        }
-
-        var rows = await query.OrderBy(e => e.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, e => e.Id, e => new ActivityOut(
+        return TypedResults.Ok(await page.OldestFirstAsync(query, e => new ActivityOut(
             e.Id.ToString(), e.ActivityStatus, e.ActivityAt, e.ContactId, e.Email, e.MediaType, e.Iid,
-            JsonNode.Parse(e.PayloadJson), FeedStatusNames.Parse(e.FeedStatus), e.BatchId?.ToString(), e.CreatedAt)));
+            JsonNode.Parse(e.PayloadJson), FeedStatusNames.Parse(e.FeedStatus), e.BatchId?.ToString(), e.CreatedAt), cancellationToken));
     }
 }

@@ -39,12 +39,6 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(w => w.ConnectionId == id);
         }
 
-        if (page.After is { } after)
-        {
-            query = query.Where(w => w.Id.CompareTo(after) < 0);
-        }
-
-        var rows = await query.OrderByDescending(w => w.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, w => w.Id, WorkflowWebhookRules.ToOut));
+        return TypedResults.Ok(await page.NewestFirstAsync(query, WorkflowWebhookRules.ToOut, cancellationToken));
     }
 }
