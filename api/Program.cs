@@ -1,6 +1,8 @@
+using WebhooksApi.Activities;
 using WebhooksApi.Delivery;
 using WebhooksApi.Features;
 using WebhooksApi.Http;
+using WebhooksApi.Jobs;
 using WebhooksApi.OpenApi;
 using WebhooksApi.Persistence;
 using WebhooksApi.Security;
@@ -11,6 +13,8 @@ builder.AddHttpConventions();
 builder.AddPersistence();
 builder.AddSecurity();
 builder.AddDelivery();
+builder.AddActivityFeed();
+builder.AddScheduling();
 builder.AddOpenApiDocs();
 
 var app = builder.Build();

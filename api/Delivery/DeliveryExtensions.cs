@@ -18,7 +18,12 @@ internal static class DeliveryExtensions
         {
             Timeout = Timeout.InfiniteTimeSpan,
         }));
-        services.AddScoped<RequestComposer>();
+        services.AddSingleton<RequestComposer>();
+        services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
+        services.AddSingleton<DeliverySignals>();
+        services.AddSingleton<ConnectionLimiters>();
+        services.AddSingleton<Dispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         return builder;
     }
 }

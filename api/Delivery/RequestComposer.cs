@@ -33,12 +33,12 @@ internal sealed record MessageInput(
 /// rendered with context-aware escaping, parameters moved to headers when asked, credentials
 /// applied, Standard Webhooks signature added. Also produces the masked copy for logs and test output.
 /// </summary>
-internal sealed class RequestComposer(WebhooksDbContext db, SecretProtector protector)
+internal sealed class RequestComposer(SecretProtector protector)
 {
     public const string Mask = "****";
     private const string UserAgent = "WebhooksApi/1.0 (+https://www.standardwebhooks.com)";
 
-    public async Task<ComposedRequest> ComposeAsync(Connection connection, MessageInput input, CancellationToken cancellationToken)
+    public async Task<ComposedRequest> ComposeAsync(WebhooksDbContext db, Connection connection, MessageInput input, CancellationToken cancellationToken)
     {
         var auth = connection.AuthConnectorId is { } authId
             ? await db.AuthConnectors.AsNoTracking().FirstOrDefaultAsync(a => a.Id == authId, cancellationToken)
@@ -46,14 +46,14 @@ internal sealed class RequestComposer(WebhooksDbContext db, SecretProtector prot
         return Compose(connection, auth, input);
     }
 
-    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input)
+    /// <param name="body">A body composed elsewhere (an activity batch) instead of the connection's template or envelope.</param>
+    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input, string? body = null)
     {
         var secrets = new List<string>();
         var model = ConnectionTemplates.Model(input);
         var method = connection.Method;
         string url;
         var headers = new List<KeyValuePair<string, string>>();
-        string? body = null;
         try
         {
             url = ConnectionTemplates.RenderUrl(connection.Url, model);
@@ -62,7 +62,7 @@ internal sealed class RequestComposer(WebhooksDbContext db, SecretProtector prot
                 headers.Add(new(name, ConnectionTemplates.RenderHeader(value, model)));
             }
 
-            if (method != "GET")
+            if (method != "GET" && body is null)
             {
                 body = connection.BodyTemplate is null
                     ? DefaultEnvelope(input)

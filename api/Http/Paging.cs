@@ -1,6 +1,8 @@
 using System.Buffers.Text;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using WebhooksApi.Persistence;
 
 namespace WebhooksApi.Http;
 
@@ -49,6 +51,32 @@ internal readonly record struct PageRequest(int Limit, Guid? After)
         var items = rows.Take(Limit).Select(map).ToList();
         var next = rows.Count > Limit ? Encode(id(rows[Limit - 1])) : null;
         return new Page<TOut>(items, next);
+    }
+
+    /// <summary>The page of <paramref name="query"/> after the cursor, newest first (ids are time-ordered).</summary>
+    public async Task<Page<TOut>> NewestFirstAsync<TRow, TOut>(IQueryable<TRow> query, Func<TRow, TOut> map, CancellationToken cancellationToken)
+        where TRow : class, IEntity
+    {
+        if (After is { } after)
+        {
+            query = query.Where(r => r.Id.CompareTo(after) < 0);
+        }
+
+        var rows = await query.OrderByDescending(r => r.Id).Take(Limit + 1).ToListAsync(cancellationToken);
+        return ToPage(rows, r => r.Id, map);
+    }
+
+    /// <summary>The page of <paramref name="query"/> after the cursor, oldest first.</summary>
+    public async Task<Page<TOut>> OldestFirstAsync<TRow, TOut>(IQueryable<TRow> query, Func<TRow, TOut> map, CancellationToken cancellationToken)
+        where TRow : class, IEntity
+    {
+        if (After is { } after)
+        {
+            query = query.Where(r => r.Id.CompareTo(after) > 0);
+        }
+
+        var rows = await query.OrderBy(r => r.Id).Take(Limit + 1).ToListAsync(cancellationToken);
+        return ToPage(rows, r => r.Id, map);
     }
 
     public static string Encode(Guid id) => Base64Url.EncodeToString(Encoding.ASCII.GetBytes("v1:" + id.ToString("N")));

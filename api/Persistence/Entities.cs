@@ -2,14 +2,20 @@ namespace WebhooksApi.Persistence;
 
 // Entities never leave the service: endpoints map them to wire types (the *In/*Out records).
 
-internal sealed class Account
+/// <summary>A row with a time-ordered id (see <see cref="Ids"/>): what keyset paging pages over.</summary>
+internal interface IEntity
+{
+    Guid Id { get; }
+}
+
+internal sealed class Account : IEntity
 {
     public Guid Id { get; set; }
     public required string Name { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-internal sealed class ApiKey
+internal sealed class ApiKey : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -59,7 +65,7 @@ internal static class ConnectionStatuses
 }
 
 /// <summary>A webhook destination: where, how, with what body, and whether it may be sent to.</summary>
-internal sealed class Connection
+internal sealed class Connection : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -106,10 +112,13 @@ internal sealed class Connection
 
     /// <summary>The status a deleted connection had, for the record.</summary>
     public string? StatusBeforeDelete { get; set; }
+
+    /// <summary>When the current run of failed attempts began (null while the last attempt succeeded).</summary>
+    public DateTimeOffset? FailingSince { get; set; }
 }
 
 /// <summary>Reusable credentials applied to the requests of the connections that reference them.</summary>
-internal sealed class AuthConnector
+internal sealed class AuthConnector : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -129,7 +138,7 @@ internal sealed class AuthConnector
 }
 
 /// <summary>One request sent (a delivery attempt or a test send) and what came back.</summary>
-internal sealed class Attempt
+internal sealed class Attempt : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -161,7 +170,7 @@ internal sealed class Attempt
 }
 
 /// <summary>A saved connection configuration (all but its secret and status), to create connections from.</summary>
-internal sealed class WebhookTemplate
+internal sealed class WebhookTemplate : IEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -171,4 +180,158 @@ internal sealed class WebhookTemplate
     public required string SettingsJson { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The "call webhook" step of an automation workflow, bound to a connection.</summary>
+internal sealed class WorkflowWebhook : IEntity
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string Name { get; set; }
+    public required string WorkflowId { get; set; }
+    public required string StepId { get; set; }
+    public Guid ConnectionId { get; set; }
+
+    /// <summary>The contact fields to send (JSON array of names); empty sends them all.</summary>
+    public required string FieldsJson { get; set; }
+
+    /// <summary>Extra key/value pairs (JSON object); values may be merge tags.</summary>
+    public required string ExtraJson { get; set; }
+
+    public bool CaptureResponse { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+internal static class DeliveryStatuses
+{
+    public const string Pending = "pending";
+    public const string Delivering = "delivering";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Held = "held";
+    public const string Skipped = "skipped";
+}
+
+/// <summary>
+/// One message to one connection, durable from the moment its execution was accepted. The row is
+/// the queue: the dispatcher claims due pending rows, and their status is the truth for counts.
+/// </summary>
+internal sealed class WebhookDelivery : IEntity
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public Guid ConnectionId { get; set; }
+    public Guid? WorkflowWebhookId { get; set; }
+    public required string Status { get; set; }
+
+    /// <summary>True when the connection's policy is `ordered`: only the oldest unfinished delivery may be sent.</summary>
+    public bool Ordered { get; set; }
+
+    /// <summary>{contact, event, variables} as accepted (contact already narrowed to the step's fields).</summary>
+    public required string PayloadJson { get; set; }
+
+    public string? ContactId { get; set; }
+    public string? Email { get; set; }
+    public string? Phone { get; set; }
+    public string? Identifier { get; set; }
+    public int AttemptCount { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+    public DateTimeOffset? LastAttemptAt { get; set; }
+
+    /// <summary>Which claim holds the row while delivering; a result is written only under the same claim.</summary>
+    public Guid? ClaimToken { get; set; }
+
+    /// <summary>A delivering row whose lease passed (its node died) goes back to pending.</summary>
+    public DateTimeOffset? LockedUntil { get; set; }
+
+    public int? LastStatusCode { get; set; }
+    public string? LastOutcome { get; set; }
+    public string? LastError { get; set; }
+
+    /// <summary>The last answer's body (capped), kept when the step captures responses.</summary>
+    public string? ResponseBody { get; set; }
+
+    public string? FailureReason { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+}
+
+internal static class FeedStatuses
+{
+    /// <summary>Waiting to go out in a batch.</summary>
+    public const string Pending = "pending";
+
+    /// <summary>In a batch that is being sent (or retried).</summary>
+    public const string Batched = "batched";
+
+    public const string Delivered = "delivered";
+
+    /// <summary>Not sent: the account has no enabled activity webhook, or its filter leaves the type out.</summary>
+    public const string NotSent = "not_sent";
+}
+
+/// <summary>A contact activity event (delivered, read, clicked...) reported by the platform.</summary>
+internal sealed class ActivityEvent : IEntity
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+    public required string ActivityStatus { get; set; }
+
+    /// <summary>activityDateTime read as UTC (an offset-less time is taken as UTC).</summary>
+    public DateTimeOffset ActivityAt { get; set; }
+
+    public string? Iid { get; set; }
+    public string? ContactId { get; set; }
+    public string? Email { get; set; }
+    public string? MediaType { get; set; }
+
+    /// <summary>The event as it was posted, forwarded unchanged to the activity URL.</summary>
+    public required string PayloadJson { get; set; }
+
+    public required string FeedStatus { get; set; }
+    public Guid? BatchId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>The account's activity URL: where its events go, batched and in order.</summary>
+internal sealed class ActivityWebhook
+{
+    /// <summary>Also the connection id of its batches in the attempt log.</summary>
+    public Guid Id { get; set; }
+
+    public Guid AccountId { get; set; }
+    public required string Url { get; set; }
+    public Guid? AuthConnectorId { get; set; }
+
+    /// <summary>JSON array of activity statuses to send; empty sends all.</summary>
+    public required string EventTypesJson { get; set; }
+
+    public int BatchSize { get; set; }
+    public int MaxBatchAgeSeconds { get; set; }
+    public bool Enabled { get; set; }
+    public required string SigningSecretProtected { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>A batch of events for the activity URL. One open batch per account: the head of the line.</summary>
+internal sealed class ActivityBatch : IEntity
+{
+    public Guid Id { get; set; }
+    public Guid AccountId { get; set; }
+
+    /// <summary>pending (being sent or waiting for a retry) or delivered.</summary>
+    public required string Status { get; set; }
+
+    public int EventCount { get; set; }
+    public int AttemptCount { get; set; }
+    public DateTimeOffset NextAttemptAt { get; set; }
+    public DateTimeOffset? FirstAttemptAt { get; set; }
+    public int? LastStatusCode { get; set; }
+    public string? LastError { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? DeliveredAt { get; set; }
 }

@@ -13,6 +13,11 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     public DbSet<AuthConnector> AuthConnectors => Set<AuthConnector>();
     public DbSet<Attempt> Attempts => Set<Attempt>();
     public DbSet<WebhookTemplate> WebhookTemplates => Set<WebhookTemplate>();
+    public DbSet<WorkflowWebhook> WorkflowWebhooks => Set<WorkflowWebhook>();
+    public DbSet<WebhookDelivery> Deliveries => Set<WebhookDelivery>();
+    public DbSet<ActivityEvent> ActivityEvents => Set<ActivityEvent>();
+    public DbSet<ActivityWebhook> ActivityWebhooks => Set<ActivityWebhook>();
+    public DbSet<ActivityBatch> ActivityBatches => Set<ActivityBatch>();
 
     /// <summary>Data Protection's key ring, shared by every node through the database.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();

@@ -35,6 +35,28 @@ internal static class ConnectionRules
         connection.StatusChangedAt = now;
     }
 
+    /// <summary>
+    /// Keeps deliveries in step with their connection: nothing waits as `pending` for a connection
+    /// that may not be sent to (it is `held` instead), and held deliveries resume, in order, when
+    /// it is active again.
+    /// </summary>
+    public static async Task MoveDeliveriesAsync(WebhooksDbContext db, Connection connection, string previousStatus, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (connection.Status == previousStatus)
+        {
+            return;
+        }
+
+        if (connection.Status == ConnectionStatuses.Active)
+        {
+            await Delivery.DeliveryStore.ResumeAsync(db, connection.Id, now, cancellationToken);
+        }
+        else if (previousStatus == ConnectionStatuses.Active)
+        {
+            await Delivery.DeliveryStore.HoldAsync(db, connection.Id, now, cancellationToken);
+        }
+    }
+
     public static bool TestedSinceLastChange(Connection connection) => connection.TestedShapeVersion == connection.ShapeVersion;
 
     public static ConnectionOut ToOut(Connection c, string? signingSecret = null) => new(

@@ -1,5 +1,5 @@
-using System.Text.Json.Nodes;
 using WebhooksApi.Delivery;
+using WebhooksApi.Templates;
 
 namespace WebhooksApi.Features.Connections;
 
@@ -7,28 +7,108 @@ namespace WebhooksApi.Features.Connections;
 internal sealed class TemplateRenderException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// The connection's view of the template engine: save-time checks (with line and column) and
-/// send-time rendering of URL, header values and body, each with its own escaping.
+/// The connection's view of the template engine: save-time checks (with line and column, on the
+/// built-in sample contact) and send-time rendering of the URL, header values and body, each
+/// with the escaping of where the value lands.
 /// </summary>
 internal static class ConnectionTemplates
 {
-    public static object Model(MessageInput input) => input;
+    /// <summary>A render that takes longer than this is stopped: a template cannot run long.</summary>
+    public static readonly TimeSpan RenderTimeLimit = TimeSpan.FromSeconds(1);
+
+    // Compiled templates are cached inside the renderer, keyed by format and text; it is thread-safe.
+    private static readonly TemplateRenderer Renderer = new();
+
+    public static TemplateModel Model(MessageInput input) => TemplateModel.Create(
+        input.Contact, input.Event, input.Variables, input.AccountId.ToString(), input.AccountName, input.MessageId, input.Timestamp);
 
     public static string? CheckUrl(string template, out string sampleRendered)
     {
-        sampleRendered = template;
-        return null;
+        var result = Renderer.Validate(template, TemplateFormat.Url);
+        sampleRendered = result.RenderedSample ?? template;
+        return Describe(result);
     }
 
-    public static string? CheckHeader(string template) => null;
+    public static string? CheckHeader(string template) => Describe(Renderer.Validate(template, TemplateFormat.Header));
 
-    public static string? CheckBody(string template, BodyFormat format) => null;
+    public static string? CheckBody(string template, BodyFormat format) => Describe(Renderer.Validate(template, FormatOf(format)));
 
-    public static string RenderUrl(string template, object model) => template;
+    public static string RenderUrl(string template, TemplateModel model) => Render(template, TemplateFormat.Url, model);
 
-    public static string RenderHeader(string template, object model) => template;
+    public static string RenderHeader(string template, TemplateModel model) => Render(template, TemplateFormat.Header, model);
 
-    public static string RenderBody(string template, BodyFormat format, object model) => template;
+    /// <summary>
+    /// Renders the body and, for JSON and XML, checks what came out: a branch the sample contact
+    /// never took at save time can still produce a broken document, and that must be a
+    /// template_error here, not a malformed request at the receiver.
+    /// </summary>
+    public static string RenderBody(string template, BodyFormat format, TemplateModel model)
+    {
+        var body = Render(template, FormatOf(format), model);
+        switch (format)
+        {
+            case BodyFormat.Json:
+                try
+                {
+                    using var _ = System.Text.Json.JsonDocument.Parse(body);
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    throw new TemplateRenderException($"The body rendered for this contact is not valid JSON (line {(e.LineNumber ?? 0) + 1}, position {(e.BytePositionInLine ?? 0) + 1}).", e);
+                }
 
-    internal static JsonObject Empty() => [];
+                break;
+            case BodyFormat.Xml:
+                try
+                {
+                    using var reader = System.Xml.XmlReader.Create(new StringReader(body), new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Prohibit, XmlResolver = null });
+                    while (reader.Read())
+                    {
+                    }
+                }
+                catch (System.Xml.XmlException e)
+                {
+                    throw new TemplateRenderException($"The body rendered for this contact is not valid XML (line {e.LineNumber}, column {e.LinePosition}).", e);
+                }
+
+                break;
+        }
+
+        return body;
+    }
+
+    private static string Render(string template, TemplateFormat format, TemplateModel model)
+    {
+        if (!template.Contains("{{", StringComparison.Ordinal))
+        {
+            return template;
+        }
+
+        using var limit = new CancellationTokenSource(RenderTimeLimit);
+        try
+        {
+            return Renderer.Render(template, format, model, limit.Token);
+        }
+        catch (TemplateException e)
+        {
+            throw new TemplateRenderException(Position(e.Message, e.Line, e.Column), e);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new TemplateRenderException($"Rendering took longer than {RenderTimeLimit.TotalSeconds:0.#} s and was stopped.", e);
+        }
+    }
+
+    private static TemplateFormat FormatOf(BodyFormat format) => format switch
+    {
+        BodyFormat.Xml => TemplateFormat.Xml,
+        BodyFormat.Text => TemplateFormat.Text,
+        _ => TemplateFormat.Json,
+    };
+
+    private static string? Describe(TemplateValidationResult result) =>
+        result.Ok ? null : Position(result.Error ?? "The template is not valid.", result.Line, result.Column);
+
+    private static string Position(string message, int? line, int? column) =>
+        line is null ? message : $"{message.TrimEnd('.')} (line {line}, column {column}).";
 }

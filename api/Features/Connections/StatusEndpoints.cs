@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using WebhooksApi.Delivery;
 using WebhooksApi.Http;
 using WebhooksApi.Persistence;
 using WebhooksApi.Security;
@@ -12,7 +13,7 @@ internal static class StatusTransition
 
     public static RouteHandlerBuilder MapTransition(this IEndpointRouteBuilder app, string action, string name, string summary, string description, Transition transition) =>
         app.MapPost($"/v1/connections/{{id}}/{action}", async Task<Results<Ok<ConnectionOut>, ProblemHttpResult>> (
-                string id, HttpContext http, WebhooksDbContext db, TimeProvider time, CancellationToken cancellationToken) =>
+                string id, HttpContext http, WebhooksDbContext db, DeliverySignals signals, TimeProvider time, CancellationToken cancellationToken) =>
             {
                 var row = await db.Connections.FindOwnedAsync(http.User.GetAccountId(), id, cancellationToken);
                 if (row is null)
@@ -21,13 +22,22 @@ internal static class StatusTransition
                 }
 
                 var now = time.GetUtcNow();
+                var before = row.Status;
                 if (transition(row, now) is { } refused)
                 {
                     return refused;
                 }
 
                 row.UpdatedAt = now;
+                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 await db.SaveChangesAsync(cancellationToken);
+                await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                if (row.Status == ConnectionStatuses.Active)
+                {
+                    signals.WorkAvailable();
+                }
+
                 return TypedResults.Ok(ConnectionRules.ToOut(row));
             })
             .WithName(name)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -68,12 +69,12 @@ public sealed class HttpConventionsTests(SqliteApi fixture) : ApiTests<SqliteApi
     public async Task An_unexpected_exception_is_a_500_problem_with_a_trace_id_and_no_internals()
     {
         var account = await NewAccountAsync();
-        await using var broken = Fixture.CreateFactory(b => b.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(new ExplodingClock()))));
+        await using var broken = Fixture.CreateFactory(b => b.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<IDataProtectionProvider>(new ExplodingProtection()))));
         using var client = broken.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", account.AdminKey);
-        var problem = await (await client.PostJsonAsync("/v1/api-keys", new { name = "x", scopes = new[] { "admin" } })).AssertProblemAsync(HttpStatusCode.InternalServerError, "internal");
+        var problem = await (await client.PostJsonAsync("/v1/auth-connectors", new { name = "x", type = "bearer", bearer = new { token = "t" } })).AssertProblemAsync(HttpStatusCode.InternalServerError, "internal");
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
-        Assert.DoesNotContain("clock exploded", problem.GetRawText(), StringComparison.Ordinal);
+        Assert.DoesNotContain("key ring exploded", problem.GetRawText(), StringComparison.Ordinal);
         Assert.DoesNotContain(" at ", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
@@ -140,8 +141,12 @@ public sealed class HttpConventionsTests(SqliteApi fixture) : ApiTests<SqliteApi
         Assert.False((await client.SendAsync(foreign)).Headers.Contains("Access-Control-Allow-Origin"));
     }
 
-    private sealed class ExplodingClock : TimeProvider
+    private sealed class ExplodingProtection : IDataProtector
     {
-        public override DateTimeOffset GetUtcNow() => throw new InvalidOperationException("clock exploded");
+        public IDataProtector CreateProtector(string purpose) => this;
+
+        public byte[] Protect(byte[] plaintext) => throw new InvalidOperationException("key ring exploded");
+
+        public byte[] Unprotect(byte[] protectedData) => throw new InvalidOperationException("key ring exploded");
     }
 }

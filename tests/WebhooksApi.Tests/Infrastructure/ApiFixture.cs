@@ -73,7 +73,11 @@ public abstract class ApiFixture : IAsyncLifetime
             // Receivers run on 127.0.0.1 over plain HTTP; the SSRF tests turn these off again.
             builder.UseSetting("Delivery:AllowHttp", "true");
             builder.UseSetting("Delivery:PrivateNetworkAllowList", "127.0.0.1,localhost");
-            builder.ConfigureServices(services => services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time)));
+            builder.ConfigureServices(services =>
+            {
+                services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Time));
+                services.Replace(ServiceDescriptor.Singleton<WebhooksApi.Security.IHostResolver, TestResolver>());
+            });
             configure(builder);
         });
 

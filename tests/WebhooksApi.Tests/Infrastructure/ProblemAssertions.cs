@@ -33,3 +33,9 @@ public static class ProblemAssertions
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string url, object body) =>
         client.PostAsJsonAsync(url, body, ApiFixture.Json);
 }
+
+public static class HttpClientJsonExtensions
+{
+    public static Task<HttpResponseMessage> PutAsJsonAsync2(this HttpClient client, string url, object body) =>
+        System.Net.Http.Json.HttpClientJsonExtensions.PutAsJsonAsync(client, url, body, ApiFixture.Json);
+}

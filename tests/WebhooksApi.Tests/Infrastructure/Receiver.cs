@@ -78,6 +78,8 @@ public sealed class Receiver : IAsyncDisposable
         await context.Request.Body.CopyToAsync(buffer);
         var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         var path = context.Request.Path.Value ?? "/";
+        // Scripted handlers may read the body too.
+        context.Request.Body = new MemoryStream(buffer.ToArray());
         _received.GetOrAdd(path, _ => new ConcurrentQueue<ReceivedRequest>())
             .Enqueue(new ReceivedRequest(context.Request.Method, path, context.Request.QueryString.Value ?? string.Empty, headers, buffer.ToArray()));
         if (_handlers.TryGetValue(path, out var handler))

@@ -28,12 +28,6 @@ internal sealed class Endpoint : IEndpoint
 
         var accountId = http.User.GetAccountId();
         var query = db.ApiKeys.AsNoTracking().Where(k => k.AccountId == accountId);
-        if (page.After is { } after)
-        {
-            query = query.Where(k => k.Id.CompareTo(after) < 0);
-        }
-
-        var rows = await query.OrderByDescending(k => k.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, k => k.Id, ApiKeyOut.From));
+        return TypedResults.Ok(await page.NewestFirstAsync(query, ApiKeyOut.From, cancellationToken));
     }
 }

@@ -27,12 +27,6 @@ internal sealed class Endpoint : IEndpoint
 
         var accountId = http.User.GetAccountId();
         var query = db.AuthConnectors.AsNoTracking().Where(c => c.AccountId == accountId);
-        if (page.After is { } after)
-        {
-            query = query.Where(c => c.Id.CompareTo(after) < 0);
-        }
-
-        var rows = await query.OrderByDescending(c => c.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, c => c.Id, AuthConnectorMapping.ToOut));
+        return TypedResults.Ok(await page.NewestFirstAsync(query, AuthConnectorMapping.ToOut, cancellationToken));
     }
 }

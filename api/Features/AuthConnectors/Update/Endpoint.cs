@@ -61,7 +61,9 @@ internal sealed class Endpoint : IEndpoint
             var users = await db.Connections.Where(x => x.AccountId == accountId && x.AuthConnectorId == row.Id).ToListAsync(cancellationToken);
             foreach (var connection in users)
             {
+                var before = connection.Status;
                 Connections.ConnectionRules.ShapeChanged(connection, now, "The auth connector's credentials changed.");
+                await Connections.ConnectionRules.MoveDeliveriesAsync(db, connection, before, now, cancellationToken);
             }
         }
 

@@ -29,11 +29,15 @@ internal sealed class Endpoint : IEndpoint
         if (row.Status != ConnectionStatuses.Deleted)
         {
             var now = time.GetUtcNow();
+            var before = row.Status;
             row.StatusBeforeDelete = row.Status;
             row.DeletedAt = now;
             row.UpdatedAt = now;
             ConnectionRules.SetStatus(row, ConnectionStatuses.Deleted, "Deleted by the user.", now);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
+            await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
 
         return TypedResults.NoContent();

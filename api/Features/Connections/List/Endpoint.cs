@@ -49,12 +49,6 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(c => c.Status != ConnectionStatuses.Deleted);
         }
 
-        if (page.After is { } after)
-        {
-            query = query.Where(c => c.Id.CompareTo(after) < 0);
-        }
-
-        var rows = await query.OrderByDescending(c => c.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, c => c.Id, c => ConnectionRules.ToOut(c)));
+        return TypedResults.Ok(await page.NewestFirstAsync(query, c => ConnectionRules.ToOut(c), cancellationToken));
     }
 }

@@ -83,11 +83,11 @@ internal sealed class Endpoint : IEndpoint
             (JsonObject)(request?.Variables ?? []).DeepClone(),
             accountId,
             account.Name,
-            WebhookSigner.MessageId(Ids.New(now)),
+            WebhookSigner.NewMessageId(Ids.New(now)),
             "webhook.test",
             now);
 
-        var composed = await composer.ComposeAsync(connection, input, cancellationToken);
+        var composed = await composer.ComposeAsync(db, connection, input, cancellationToken);
         SendResult? result = null;
         if (composed.Request is not null)
         {

@@ -53,13 +53,17 @@ internal sealed class Endpoint : IEndpoint
         }
 
         var now = time.GetUtcNow();
+        var before = row.Status;
         if (draft.ApplyTo(row))
         {
             ConnectionRules.ShapeChanged(row, now, "Changed since its last test: test it, then activate it.");
         }
 
         row.UpdatedAt = now;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(ConnectionRules.ToOut(row));
     }
 }

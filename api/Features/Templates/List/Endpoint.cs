@@ -27,12 +27,6 @@ internal sealed class Endpoint : IEndpoint
 
         var accountId = http.User.GetAccountId();
         var query = db.WebhookTemplates.AsNoTracking().Where(t => t.AccountId == accountId);
-        if (page.After is { } after)
-        {
-            query = query.Where(t => t.Id.CompareTo(after) < 0);
-        }
-
-        var rows = await query.OrderByDescending(t => t.Id).Take(page.Limit + 1).ToListAsync(cancellationToken);
-        return TypedResults.Ok(page.ToPage(rows, t => t.Id, TemplateMapping.ToOut));
+        return TypedResults.Ok(await page.NewestFirstAsync(query, TemplateMapping.ToOut, cancellationToken));
     }
 }

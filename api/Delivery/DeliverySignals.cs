@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+
+namespace WebhooksApi.Delivery;
+
+/// <summary>
+/// Wakes the dispatcher when new work is committed, so a first attempt starts within
+/// milliseconds instead of at the next poll; and lets a `wait=true` caller wait for the
+/// first attempt of its delivery.
+/// </summary>
+internal sealed class DeliverySignals
+{
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
+
+    public void WorkAvailable() => _wake.Writer.TryWrite(true);
+
+    /// <summary>Returns when woken or when <paramref name="poll"/> has passed on the given clock.</summary>
+    public Task WaitForWorkAsync(TimeSpan poll, TimeProvider time, CancellationToken cancellationToken) =>
+        WaitForWorkAsync(time.GetUtcNow() + poll, time, cancellationToken);
+
+    /// <summary>
+    /// Returns when woken or at <paramref name="until"/> on the given clock. Waiting for a point in
+    /// time, not a duration: if the clock passed it while the caller was busy (a test clock jumps,
+    /// a claim was slow), there is no wait at all, instead of a fresh full interval from now.
+    /// </summary>
+    public async Task WaitForWorkAsync(DateTimeOffset until, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var remaining = until - time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            _wake.Reader.TryRead(out _);
+            return;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(remaining, time, timeout.Token);
+        var woken = _wake.Reader.WaitToReadAsync(timeout.Token).AsTask();
+        await Task.WhenAny(delay, woken);
+        await timeout.CancelAsync();
+        _wake.Reader.TryRead(out _);
+    }
+
+    /// <summary>Registers interest before the delivery is committed, so the attempt cannot finish unseen.</summary>
+    public Task AttemptFinished(Guid deliveryId) =>
+        _waiters.GetOrAdd(deliveryId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public void Forget(Guid deliveryId) => _waiters.TryRemove(deliveryId, out _);
+
+    public void NotifyAttemptFinished(Guid deliveryId)
+    {
+        if (_waiters.TryRemove(deliveryId, out var waiter))
+        {
+            waiter.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using Microsoft.EntityFrameworkCore;
+using WebhooksApi.Persistence;
+
+namespace WebhooksApi.Delivery;
+
+/// <summary>
+/// The queue operations on the deliveries table. The table is the single source of truth: a
+/// claim moves rows to `delivering` under a token and a lease; a result is written only under
+/// the same token; an expired lease (a node died mid-request) puts the row back to `pending`.
+/// </summary>
+internal static class DeliveryStore
+{
+    /// <summary>Statuses in which a delivery still occupies its place in an ordered connection's line.</summary>
+    private const string Unfinished = "('pending', 'delivering', 'held')";
+
+    // SQLite: one writer at a time, so a plain UPDATE ... WHERE id IN (subquery) is atomic.
+    private const string SqliteClaim = $"""
+        UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
+        WHERE id IN (
+          SELECT id FROM (
+            SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.connection_id ORDER BY c.next_attempt_at, c.id) AS rn
+            FROM (
+              SELECT d.id, d.connection_id, d.next_attempt_at FROM deliveries d
+              WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}
+                AND (d.ordered = 0 OR NOT EXISTS (
+                  SELECT 1 FROM deliveries h WHERE h.connection_id = d.connection_id AND h.status IN {Unfinished} AND h.id < d.id))
+              ORDER BY d.next_attempt_at LIMIT {"{4}"}) c)
+          WHERE rn <= {"{5}"} LIMIT {"{6}"})
+        """;
+
+    // PostgreSQL: several nodes claim at once. FOR UPDATE SKIP LOCKED makes each skip rows
+    // another node is claiming instead of waiting for them; the window function (not allowed
+    // next to FOR UPDATE, hence the second CTE) caps how many rows one connection gets per claim
+    // so one busy endpoint cannot fill the batch. The ordered rule's NOT EXISTS reads without
+    // locking, so it still sees a head another node is holding.
+    private const string PostgresClaim = $"""
+        WITH c AS (
+          SELECT d.id, d.connection_id, d.next_attempt_at FROM deliveries d
+          WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}
+            AND (NOT d.ordered OR NOT EXISTS (
+              SELECT 1 FROM deliveries h WHERE h.connection_id = d.connection_id AND h.status IN {Unfinished} AND h.id < d.id))
+          ORDER BY d.next_attempt_at LIMIT {"{4}"}
+          FOR UPDATE OF d SKIP LOCKED),
+        r AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
+        UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
+        WHERE id IN (SELECT id FROM r WHERE rn <= {"{5}"} LIMIT {"{6}"})
+        """;
+
+    public static async Task<List<WebhookDelivery>> ClaimAsync(
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int perConnection, CancellationToken cancellationToken)
+    {
+        var token = Guid.NewGuid();
+        var sql = db.Database.IsNpgsql() ? PostgresClaim : SqliteClaim;
+        var claimed = await db.Database.ExecuteSqlRawAsync(
+            sql,
+            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), batch * 4, perConnection, batch],
+            cancellationToken);
+        if (claimed == 0)
+        {
+            return [];
+        }
+
+        return await db.Deliveries.AsNoTracking().Where(d => d.ClaimToken == token).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Rows whose node died mid-request (lease passed) go back to pending: at-least-once.</summary>
+    public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken) =>
+        db.Deliveries
+            .Where(d => d.Status == DeliveryStatuses.Delivering && d.LockedUntil < now)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(d => d.Status, DeliveryStatuses.Pending)
+                .SetProperty(d => d.ClaimToken, (Guid?)null)
+                .SetProperty(d => d.LockedUntil, (DateTimeOffset?)null)
+                .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+
+    /// <summary>A connection that may not be sent to: its waiting deliveries are held, not dropped.</summary>
+    public static Task<int> HoldAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        db.Deliveries
+            .Where(d => d.ConnectionId == connectionId && d.Status == DeliveryStatuses.Pending)
+            .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatuses.Held).SetProperty(d => d.UpdatedAt, now), cancellationToken);
+
+    /// <summary>The connection is active again: held deliveries resume, in the order they were accepted.</summary>
+    public static Task<int> ResumeAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        db.Deliveries
+            .Where(d => d.ConnectionId == connectionId && d.Status == DeliveryStatuses.Held)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(d => d.Status, DeliveryStatuses.Pending)
+                .SetProperty(d => d.NextAttemptAt, now)
+                .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+
+    /// <summary>Held longer than the hold limit: failed, with reason `expired`.</summary>
+    public static Task<int> ExpireHeldAsync(WebhooksDbContext db, DateTimeOffset now, TimeSpan holdLimit, CancellationToken cancellationToken)
+    {
+        var cutoff = now - holdLimit;
+        return db.Deliveries
+            .Where(d => d.Status == DeliveryStatuses.Held && d.CreatedAt < cutoff)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(d => d.Status, DeliveryStatuses.Failed)
+                .SetProperty(d => d.FailureReason, "expired")
+                .SetProperty(d => d.CompletedAt, now)
+                .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+    }
+
+    /// <summary>Raw SQL parameters bypass EF's converters: SQLite stores microseconds (see WebhooksDbContext).</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The parameter is a long on SQLite and a DateTimeOffset on PostgreSQL.")]
+    private static object Timestamp(WebhooksDbContext db, DateTimeOffset value)
+    {
+        if (db.Database.IsSqlite())
+        {
+            return (value.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+        }
+
+        return value;
+    }
+}

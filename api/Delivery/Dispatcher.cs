@@ -1,0 +1,347 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using WebhooksApi.Features.Connections;
+using WebhooksApi.Persistence;
+using WebhooksApi.Security;
+
+namespace WebhooksApi.Delivery;
+
+/// <summary>
+/// Moves deliveries: claims due rows in batches, sends each through its connection's limits,
+/// and writes results in batched transactions. New executions wake it at once; due retries are
+/// found by polling on the injected clock (so tests drive hours of retries in milliseconds).
+/// </summary>
+internal sealed partial class Dispatcher(
+    IDbContextFactory<WebhooksDbContext> dbFactory,
+    RequestComposer composer,
+    WebhookSender sender,
+    DeliverySignals signals,
+    ConnectionLimiters limiters,
+    TimeProvider time,
+    IOptions<DispatcherOptions> options,
+    ILogger<Dispatcher> logger) : BackgroundService
+{
+    private readonly DispatcherOptions _options = options.Value;
+    private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
+    private SemaphoreSlim? _slots;
+    private long _sent;
+    private CancellationToken _sendToken;
+
+    /// <summary>Requests this node has sent (every attempt), for tests and diagnostics.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>One finished request, waiting to be written.</summary>
+    private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.DispatcherEnabled)
+        {
+            return;
+        }
+
+        _slots = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
+        // Requests in flight at shutdown get a grace period to finish (and be recorded) instead
+        // of being cut off with the host's token; what still runs after it keeps its lease.
+        using var sends = new CancellationTokenSource();
+        using var graceOnStop = stoppingToken.Register(() => sends.CancelAfter(_options.ShutdownGrace));
+        _sendToken = sends.Token;
+        var writer = Task.Run(() => WriteResultsAsync(stoppingToken), CancellationToken.None);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var claimedAt = time.GetUtcNow();
+                    var claimed = await ClaimAndStartAsync(claimedAt, stoppingToken);
+                    if (claimed == 0)
+                    {
+                        await signals.WaitForWorkAsync(claimedAt + _options.PollInterval, time, stoppingToken);
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception e)
+                {
+                    // The database may be briefly unreachable: log, wait a poll, try again.
+                    LogLoopFailure(e);
+                    await signals.WaitForWorkAsync(_options.PollInterval, TimeProvider.System, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
+        }
+        finally
+        {
+            // Let in-flight requests finish and their results be written before the host stops;
+            // what does not finish keeps its lease and goes back to pending when it expires.
+            var deadline = TimeProvider.System.GetUtcNow() + _options.ShutdownGrace;
+            for (var i = 0; i < _options.MaxInFlight; i++)
+            {
+                var left = deadline - TimeProvider.System.GetUtcNow();
+                if (left <= TimeSpan.Zero || !await _slots.WaitAsync(left, CancellationToken.None))
+                {
+                    break;
+                }
+            }
+
+            _completions.Writer.TryComplete();
+            await writer;
+        }
+    }
+
+    private async Task<int> ClaimAndStartAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var free = _slots!.CurrentCount;
+        if (free == 0)
+        {
+            await _slots.WaitAsync(cancellationToken);
+            _slots.Release();
+            return 1;
+        }
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
+        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, Math.Min(_options.BatchSize, free), perConnection: 100, cancellationToken);
+        if (claimed.Count == 0)
+        {
+            return 0;
+        }
+
+        var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
+        var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, cancellationToken);
+        var authIds = connections.Values.Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
+        var auths = await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
+        var stepIds = claimed.Where(d => d.WorkflowWebhookId != null).Select(d => d.WorkflowWebhookId!.Value).Distinct().ToList();
+        var steps = await db.WorkflowWebhooks.AsNoTracking().Where(w => stepIds.Contains(w.Id)).ToDictionaryAsync(w => w.Id, cancellationToken);
+        var accountIds = claimed.Select(d => d.AccountId).Distinct().ToList();
+        var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, a => a.Name, cancellationToken);
+
+        foreach (var delivery in claimed)
+        {
+            await _slots.WaitAsync(cancellationToken);
+            var connection = connections[delivery.ConnectionId];
+            var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
+            var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
+            _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
+        }
+
+        return claimed.Count;
+    }
+
+    private async Task SendOneAsync(WebhookDelivery delivery, Connection connection, AuthConnector? auth, WorkflowWebhook? step, string accountName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var gate = await limiters.EnterAsync(connection.Id, connection.MaxConcurrency, connection.RateLimitPerSecond, cancellationToken);
+            var at = time.GetUtcNow();
+            var input = Input(delivery, step, accountName, at);
+            var composed = composer.Compose(connection, auth, input);
+            SendResult? result = null;
+            if (composed.Request is not null)
+            {
+                result = await sender.SendAsync(composed.Request, connection.ExpectJsonResponse, cancellationToken);
+                Interlocked.Increment(ref _sent);
+            }
+
+            await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at), CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down before the request went out: the lease expires and the row is retried.
+        }
+        catch (Exception e)
+        {
+            LogSendFailure(e, delivery.Id);
+        }
+        finally
+        {
+            _slots!.Release();
+        }
+    }
+
+    private static MessageInput Input(WebhookDelivery delivery, WorkflowWebhook? step, string accountName, DateTimeOffset at)
+    {
+        var payload = JsonNode.Parse(delivery.PayloadJson) as JsonObject ?? [];
+        var contact = payload["contact"] as JsonObject ?? [];
+        var @event = payload["event"] as JsonObject ?? [];
+        var variables = payload["variables"] as JsonObject ?? [];
+        payload.Clear();
+        return new MessageInput(contact, @event, variables, delivery.AccountId, accountName, WebhookSigner.NewMessageId(delivery.Id), step is null ? "webhook.delivery" : "workflow.execution", at);
+    }
+
+    private async Task WriteResultsAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Completion>(256);
+        while (await _completions.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (batch.Count < 256 && _completions.Reader.TryRead(out var completion))
+            {
+                batch.Add(completion);
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await WriteBatchAsync(batch, CancellationToken.None);
+                    break;
+                }
+                catch (Exception e) when (attempt < 5)
+                {
+                    // Results are the only record that a request went out: keep trying before giving them up.
+                    LogWriteFailure(e, batch.Count);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), TimeProvider.System, CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    // The rows keep their leases and go back to pending: sent again, at least once.
+                    LogWriteFailure(e, batch.Count);
+                    break;
+                }
+            }
+
+            foreach (var completion in batch)
+            {
+                signals.NotifyAttemptFinished(completion.Delivery.Id);
+            }
+        }
+    }
+
+    private async Task WriteBatchAsync(List<Completion> batch, CancellationToken cancellationToken)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var succeeded = new HashSet<Guid>();
+        var failing = new HashSet<Guid>();
+        var gone = new HashSet<Guid>();
+        var resumeSignal = false;
+        DateTimeOffset latest = default;
+        // A connection may have left `active` while these requests were in flight (health check,
+        // user, 410): a retry must then wait as held, or it would slip past the hold.
+        var connectionIds = batch.Select(c => c.Connection.Id).Distinct().ToList();
+        var inactive = (await db.Connections.Where(x => connectionIds.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
+            .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
+        foreach (var c in batch)
+        {
+            var d = c.Delivery;
+            var result = c.Result;
+            var outcome = c.Composed.TemplateError is not null ? Outcomes.TemplateError : result!.Outcome;
+            var attempts = d.AttemptCount + 1;
+            var first = d.FirstAttemptAt ?? c.At;
+            string status;
+            DateTimeOffset next = d.NextAttemptAt;
+            string? reason = null;
+            if (outcome == Outcomes.Ok)
+            {
+                status = DeliveryStatuses.Succeeded;
+                succeeded.Add(c.Connection.Id);
+            }
+            else
+            {
+                failing.Add(c.Connection.Id);
+                if (result?.StatusCode == 410)
+                {
+                    gone.Add(c.Connection.Id);
+                }
+
+                if (outcome == Outcomes.TemplateError)
+                {
+                    status = DeliveryStatuses.Failed;
+                    reason = Outcomes.TemplateError;
+                }
+                else
+                {
+                    var settings = RetrySchedule.Resolve(ConnectionRules.ReadRetryPolicy(c.Connection.RetryPolicyJson));
+                    var decision = RetrySchedule.Next(settings, attempts, first, c.At, result?.RetryAfter, Random.Shared.NextDouble());
+                    if (decision.RetryAt is { } retryAt)
+                    {
+                        status = inactive.Contains(c.Connection.Id) ? DeliveryStatuses.Held : DeliveryStatuses.Pending;
+                        next = retryAt;
+                        resumeSignal = true;
+                    }
+                    else
+                    {
+                        status = DeliveryStatuses.Failed;
+                        reason = decision.GiveUpReason;
+                    }
+                }
+            }
+
+            var completed = status is DeliveryStatuses.Succeeded or DeliveryStatuses.Failed ? c.At : (DateTimeOffset?)null;
+            // The next delivery of an ordered connection becomes sendable only now.
+            resumeSignal |= d.Ordered && completed is not null;
+            var body = c.CaptureResponse ? result?.ResponseBody : null;
+            var token = d.ClaimToken;
+            await db.Deliveries
+                .Where(x => x.Id == d.Id && x.ClaimToken == token)
+                .ExecuteUpdateAsync(u => u
+                    .SetProperty(x => x.Status, status)
+                    .SetProperty(x => x.AttemptCount, attempts)
+                    .SetProperty(x => x.FirstAttemptAt, first)
+                    .SetProperty(x => x.LastAttemptAt, c.At)
+                    .SetProperty(x => x.NextAttemptAt, next)
+                    .SetProperty(x => x.ClaimToken, (Guid?)null)
+                    .SetProperty(x => x.LockedUntil, (DateTimeOffset?)null)
+                    .SetProperty(x => x.LastStatusCode, result == null ? null : result.StatusCode)
+                    .SetProperty(x => x.LastOutcome, outcome)
+                    .SetProperty(x => x.LastError, c.Composed.TemplateError ?? (result == null ? null : result.Error))
+                    .SetProperty(x => x.ResponseBody, body)
+                    .SetProperty(x => x.FailureReason, reason)
+                    .SetProperty(x => x.CompletedAt, completed)
+                    .SetProperty(x => x.UpdatedAt, c.At), cancellationToken);
+
+            var subject = new AttemptSubject(d.ContactId, d.Email, d.Phone, d.Identifier);
+            db.Attempts.Add(AttemptRecorder.Build(c.Connection, c.Composed.Masked, result, c.Composed.TemplateError, subject, c.At, isTest: false, attempts, d.Id, d.WorkflowWebhookId));
+            latest = c.At > latest ? c.At : latest;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        if (succeeded.Count > 0)
+        {
+            await db.Connections.Where(x => succeeded.Contains(x.Id) && x.FailingSince != null)
+                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)null), cancellationToken);
+        }
+
+        failing.ExceptWith(succeeded);
+        if (failing.Count > 0)
+        {
+            await db.Connections.Where(x => failing.Contains(x.Id) && x.FailingSince == null)
+                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)latest), cancellationToken);
+        }
+
+        foreach (var connectionId in gone)
+        {
+            // 410 Gone: the endpoint says it will not come back. Stop sending and hold what waits.
+            var changed = await db.Connections.Where(x => x.Id == connectionId && x.Status == ConnectionStatuses.Active)
+                .ExecuteUpdateAsync(u => u
+                    .SetProperty(x => x.Status, ConnectionStatuses.Error)
+                    .SetProperty(x => x.StatusReason, "The endpoint answered 410 Gone.")
+                    .SetProperty(x => x.StatusChangedAt, latest), cancellationToken);
+            if (changed > 0)
+            {
+                await DeliveryStore.HoldAsync(db, connectionId, latest, cancellationToken);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        if (resumeSignal)
+        {
+            signals.WorkAvailable();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The dispatcher loop failed; retrying after a poll interval")]
+    private partial void LogLoopFailure(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending delivery {DeliveryId} failed unexpectedly; its lease will return it to pending")]
+    private partial void LogSendFailure(Exception exception, Guid deliveryId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Writing {Count} delivery results failed")]
+    private partial void LogWriteFailure(Exception exception, int count);
+}

@@ -1,0 +1,117 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using WebhooksApi.Features.Connections;
+using WebhooksApi.Persistence;
+
+namespace WebhooksApi.Delivery;
+
+internal sealed class HealthOptions
+{
+    public const string Section = "Health";
+
+    /// <summary>How often the health check runs (default 5 min).</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a connection may fail before it goes to `error` (default 2 h).</summary>
+    public TimeSpan ErrorAfter { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>The share of failed attempts over <see cref="ErrorAfter"/> that counts as broken (default 0.5).</summary>
+    public double ErrorRateThreshold { get; set; } = 0.5;
+
+    /// <summary>Attempts needed in the window before the error rate is judged (default 10).</summary>
+    public int MinimumAttempts { get; set; } = 10;
+}
+
+/// <summary>
+/// Stops sending to broken endpoints: an active connection with no successful attempt for more
+/// than <see cref="HealthOptions.ErrorAfter"/>, or failing more than the threshold over that window,
+/// goes to `error` and its waiting deliveries are held (not dropped). It also expires deliveries
+/// held past the hold limit. Automations never wait for any of this.
+/// </summary>
+internal sealed class HealthMonitor(
+    IDbContextFactory<WebhooksDbContext> dbFactory,
+    TimeProvider time,
+    IOptions<HealthOptions> health,
+    IOptions<DispatcherOptions> dispatcher,
+    ILogger<HealthMonitor> logger)
+{
+    private int _runs;
+
+    /// <summary>Completed runs on this node, for tests and diagnostics.</summary>
+    public int Runs => Volatile.Read(ref _runs);
+
+    public async Task<HealthReport> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CheckAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _runs);
+        }
+    }
+
+    private async Task<HealthReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        var options = health.Value;
+        var now = time.GetUtcNow();
+        var windowStart = now - options.ErrorAfter;
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+
+        var down = await db.Connections
+            .Where(c => c.Status == ConnectionStatuses.Active && c.FailingSince != null && c.FailingSince <= windowStart)
+            .Select(c => new { c.Id, c.FailingSince })
+            .ToListAsync(cancellationToken);
+
+        var rates = await db.Attempts
+            .Where(a => !a.IsTest && a.CreatedAt >= windowStart)
+            .GroupBy(a => a.ConnectionId)
+            .Select(g => new { ConnectionId = g.Key, Total = g.Count(), Failed = g.Count(a => a.Outcome != Outcomes.Ok) })
+            .Where(g => g.Total >= options.MinimumAttempts)
+            .ToListAsync(cancellationToken);
+        var overThreshold = rates.Where(r => (double)r.Failed / r.Total > options.ErrorRateThreshold).ToList();
+
+        var broken = new Dictionary<Guid, string>();
+        foreach (var c in down)
+        {
+            broken[c.Id] = $"No successful attempt since {c.FailingSince:u} (more than {options.ErrorAfter.TotalHours:0.#} h): sending stopped, deliveries held. Test and activate it to resume.";
+        }
+
+        // A flapping endpoint resets FailingSince with every success, so the rate rule judges the
+        // whole window instead: over the last two hours, in use since before them, failing more
+        // than the threshold.
+        var overIds = overThreshold.Select(r => r.ConnectionId).ToList();
+        var activeOver = await db.Connections
+            .Where(c => overIds.Contains(c.Id) && c.Status == ConnectionStatuses.Active)
+            .Where(c => db.Attempts.Any(a => a.ConnectionId == c.Id && !a.IsTest && a.CreatedAt < windowStart))
+            .Select(c => c.Id).ToListAsync(cancellationToken);
+        foreach (var r in overThreshold.Where(r => activeOver.Contains(r.ConnectionId)))
+        {
+            broken.TryAdd(r.ConnectionId, $"{r.Failed} of {r.Total} attempts failed in the last {options.ErrorAfter.TotalHours:0.#} h: sending stopped, deliveries held.");
+        }
+
+        foreach (var (connectionId, reason) in broken)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var changed = await db.Connections.Where(c => c.Id == connectionId && c.Status == ConnectionStatuses.Active)
+                .ExecuteUpdateAsync(u => u
+                    .SetProperty(c => c.Status, ConnectionStatuses.Error)
+                    .SetProperty(c => c.StatusReason, reason)
+                    .SetProperty(c => c.StatusChangedAt, now)
+                    .SetProperty(c => c.UpdatedAt, now), cancellationToken);
+            if (changed > 0)
+            {
+                await DeliveryStore.HoldAsync(db, connectionId, now, cancellationToken);
+                logger.LogWarning("Connection {ConnectionId} put in error: {Reason}", connectionId, reason);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var expired = await DeliveryStore.ExpireHeldAsync(db, now, dispatcher.Value.HoldLimit, cancellationToken);
+        return new HealthReport(broken.Count, expired);
+    }
+}
+
+internal sealed record HealthReport(int ConnectionsPutInError, int DeliveriesExpired);

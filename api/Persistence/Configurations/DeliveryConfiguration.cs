@@ -1,0 +1,28 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace WebhooksApi.Persistence.Configurations;
+
+internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDelivery>
+{
+    public void Configure(EntityTypeBuilder<WebhookDelivery> builder)
+    {
+        builder.ToTable("deliveries");
+        builder.HasKey(d => d.Id);
+        builder.Property(d => d.Status).HasMaxLength(20);
+        builder.Property(d => d.ContactId).HasMaxLength(200);
+        builder.Property(d => d.Email).HasMaxLength(320);
+        builder.Property(d => d.Phone).HasMaxLength(50);
+        builder.Property(d => d.Identifier).HasMaxLength(320);
+        builder.Property(d => d.LastOutcome).HasMaxLength(40);
+        builder.Property(d => d.LastError).HasMaxLength(2000);
+        builder.Property(d => d.FailureReason).HasMaxLength(40);
+        // The claim: due pending rows in time order.
+        builder.HasIndex(d => new { d.Status, d.NextAttemptAt });
+        // Per-connection work: holding, resuming, ordered head-of-line, stats.
+        builder.HasIndex(d => new { d.ConnectionId, d.Status, d.Id });
+        builder.HasIndex(d => new { d.AccountId, d.Id });
+        builder.HasIndex(d => new { d.WorkflowWebhookId, d.Id });
+        builder.HasIndex(d => d.ClaimToken);
+    }
+}

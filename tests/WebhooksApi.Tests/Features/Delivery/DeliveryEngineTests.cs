@@ -1,0 +1,159 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using WebhooksApi.Tests.Infrastructure;
+
+namespace WebhooksApi.Tests.Features.Delivery;
+
+public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests<TFixture>(fixture)
+    where TFixture : ApiFixture
+{
+    /// <summary>The receiver paths get the test send too; engine assertions look at workflow requests only.</summary>
+    protected List<ReceivedRequest> Workflow(string url) =>
+        Fixture.Receiver.Received(url).Where(r => r.BodyText.Contains("\"workflow.execution\"", StringComparison.Ordinal)).ToList();
+
+    [SkippableFact]
+    public async Task An_execution_is_delivered_at_once_without_waiting_for_a_poll()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+
+        var accepted = await step.ExecuteAsync(EngineBuilders.Contact("c-1"));
+        var id = accepted.GetProperty("items")[0].Id();
+        Assert.Equal(1, accepted.GetProperty("pending").GetInt32());
+
+        // The test clock never moves here: only the in-process signal can have started the attempt.
+        var delivered = await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "delivery");
+        Assert.Equal(1, delivered.GetProperty("attempts").GetInt32());
+        var arrived = Assert.Single(Workflow(url));
+        Assert.Equal(delivered.Str("webhookId"), arrived.Header("webhook-id"));
+        var body = JsonDocument.Parse(arrived.BodyText).RootElement;
+        Assert.Equal("c-1", body.GetProperty("data").GetProperty("contact").Str("id"));
+    }
+
+    [SkippableFact]
+    public async Task A_batch_is_accepted_whole_and_each_item_is_delivered_once()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var items = Enumerable.Range(0, 300).Select(i => new { contact = new { id = $"c-{i}" }, @event = new { n = i } }).ToArray();
+
+        var accepted = await step.ExecuteAsync(new { items });
+
+        Assert.Equal(300, accepted.GetProperty("items").GetArrayLength());
+        await Eventually.WaitAsync(() => Workflow(url).Count >= 300, "300 deliveries");
+        var ids = Workflow(url).Select(r => r.Header("webhook-id")).ToList();
+        Assert.Equal(300, ids.Distinct().Count());
+    }
+
+    [SkippableFact]
+    public async Task A_contact_without_identifiers_is_a_400_naming_the_item()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint());
+        var response = await step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions",
+            new { items = new object[] { new { contact = new { id = "ok" } }, new { contact = new { firstName = "nobody" } } } });
+        var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("/items/1/contact", out _), problem.GetRawText());
+    }
+
+    [SkippableFact]
+    public async Task Executions_for_a_disabled_connection_are_skipped_and_for_an_untested_one_held_until_it_is_active()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url, activate: false);
+
+        var held = await step.ExecuteAsync(EngineBuilders.Contact("h-1"));
+        Assert.Equal("held", held.GetProperty("items")[0].Str("status"));
+        var heldId = held.GetProperty("items")[0].Id();
+
+        await step.Admin.TestConnectionAsync(step.ConnectionId);
+        (await step.Admin.ActionAsync(step.ConnectionId, "activate")).EnsureSuccessStatusCode();
+        await Eventually.WaitAsync(() => step.DeliveryAsync(heldId), d => d.Str("status") == "succeeded", "held delivery resumed");
+
+        (await step.Admin.ActionAsync(step.ConnectionId, "disable")).EnsureSuccessStatusCode();
+        var skipped = await step.ExecuteAsync(EngineBuilders.Contact("s-1"));
+        Assert.Equal(1, skipped.GetProperty("skipped").GetInt32());
+        Assert.Equal("skipped", (await step.DeliveryAsync(skipped.GetProperty("items")[0].Id())).Str("status"));
+        Assert.Single(Workflow(url));
+    }
+
+    [SkippableFact]
+    public async Task Wait_true_returns_the_parsed_response_of_a_data_source_step()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint(ctx => ctx.Response.WriteAsync("{\"promoCode\":\"SAVE-42\"}"));
+        var step = await account.ActiveStepAsync(url, step: null);
+        (await step.Admin.PatchAsync(new Uri($"/v1/workflow-webhooks/{step.StepId}", UriKind.Relative),
+            new StringContent("{\"captureResponse\": true}", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+
+        var response = await step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions?wait=true", EngineBuilders.Contact("w-1"));
+        var delivery = await response.ReadJsonAsync();
+
+        Assert.Equal("succeeded", delivery.Str("status"));
+        Assert.Equal("SAVE-42", delivery.GetProperty("lastResponse").GetProperty("json").Str("promoCode"));
+        Assert.Equal("SAVE-42", (await step.DeliveryAsync(delivery.Id())).GetProperty("lastResponse").GetProperty("json").Str("promoCode"));
+    }
+
+    [SkippableFact]
+    public async Task A_repeated_execution_with_the_same_idempotency_key_is_accepted_once()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        async Task<JsonElement> Send()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/workflow-webhooks/{step.StepId}/executions")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(EngineBuilders.Contact("i-1"), options: ApiFixture.Json),
+            };
+            request.Headers.Add("Idempotency-Key", "exec-1");
+            return await (await step.Admin.SendAsync(request)).ReadJsonAsync(HttpStatusCode.Accepted);
+        }
+
+        var first = await Send();
+        var second = await Send();
+        Assert.Equal(first.GetRawText(), second.GetRawText());
+        await Eventually.WaitAsync(() => Workflow(url).Count >= 1, "the delivery");
+        Assert.Single(Workflow(url));
+    }
+
+    [SkippableFact]
+    public async Task A_connection_never_has_more_requests_in_flight_than_its_limit()
+    {
+        var account = await NewAccountAsync();
+        var inFlight = 0;
+        var peak = 0;
+        var url = Fixture.Receiver.NewEndpoint(async ctx =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref peak, now);
+            await Task.Delay(30);
+            Interlocked.Decrement(ref inFlight);
+        });
+        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 2));
+        peak = 0;
+
+        await step.ExecuteAsync(new { items = Enumerable.Range(0, 20).Select(i => new { contact = new { id = $"p-{i}" } }).ToArray() });
+
+        await Eventually.WaitAsync(() => Workflow(url).Count >= 20, "20 deliveries");
+        Assert.InRange(peak, 1, 2);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
+
+[Collection(SqliteCollection.Name)]
+public sealed class DeliveryEngineTests_Sqlite(SqliteApi fixture) : DeliveryEngineTests<SqliteApi>(fixture);
+
+[Collection(PostgresCollection.Name)]
+public sealed class DeliveryEngineTests_Postgres(PostgresApi fixture) : DeliveryEngineTests<PostgresApi>(fixture);
