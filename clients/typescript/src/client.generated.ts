@@ -96,6 +96,350 @@ export class AccountsClient implements IAccountsClient {
     }
 }
 
+export interface IActivitiesClient {
+
+    /**
+     * Report contact activity events
+     * @return Accepted
+     */
+    ingest(body: ActivityEventIn[], signal?: AbortSignal): Promise<IngestOut>;
+
+    /**
+     * Pull activity events by time range
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param activityStatus (optional) 
+     * @param email (optional) 
+     * @param contactId (optional) 
+     * @param mediaType (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(from?: string | undefined, to?: string | undefined, activityStatus?: string | undefined, email?: string | undefined, contactId?: string | undefined, mediaType?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfActivityOut>;
+}
+
+export class ActivitiesClient implements IActivitiesClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "";
+    }
+
+    /**
+     * Report contact activity events
+     * @return Accepted
+     */
+    ingest(body: ActivityEventIn[], signal?: AbortSignal): Promise<IngestOut> {
+        let url_ = this.baseUrl + "/v1/activities";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processIngest(_response);
+        });
+    }
+
+    protected processIngest(response: Response): Promise<IngestOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 202) {
+            return response.text().then((_responseText) => {
+            let result202: any = null;
+            result202 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as IngestOut;
+            return result202;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unsupported Media Type", status, _responseText, _headers, result415);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<IngestOut>(null as any);
+    }
+
+    /**
+     * Pull activity events by time range
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param activityStatus (optional) 
+     * @param email (optional) 
+     * @param contactId (optional) 
+     * @param mediaType (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(from?: string | undefined, to?: string | undefined, activityStatus?: string | undefined, email?: string | undefined, contactId?: string | undefined, mediaType?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfActivityOut> {
+        let url_ = this.baseUrl + "/v1/activities?";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (activityStatus === null)
+            throw new globalThis.Error("The parameter 'activityStatus' cannot be null.");
+        else if (activityStatus !== undefined)
+            url_ += "activityStatus=" + encodeURIComponent("" + activityStatus) + "&";
+        if (email === null)
+            throw new globalThis.Error("The parameter 'email' cannot be null.");
+        else if (email !== undefined)
+            url_ += "email=" + encodeURIComponent("" + email) + "&";
+        if (contactId === null)
+            throw new globalThis.Error("The parameter 'contactId' cannot be null.");
+        else if (contactId !== undefined)
+            url_ += "contactId=" + encodeURIComponent("" + contactId) + "&";
+        if (mediaType === null)
+            throw new globalThis.Error("The parameter 'mediaType' cannot be null.");
+        else if (mediaType !== undefined)
+            url_ += "mediaType=" + encodeURIComponent("" + mediaType) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processList(_response);
+        });
+    }
+
+    protected processList(response: Response): Promise<PageOfActivityOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as PageOfActivityOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<PageOfActivityOut>(null as any);
+    }
+}
+
+export interface IActivityWebhookClient {
+
+    /**
+     * Get the account's activity webhook
+     * @return OK
+     */
+    get(signal?: AbortSignal): Promise<ActivityWebhookOut>;
+
+    /**
+     * Set the account's activity webhook
+     * @return OK
+     */
+    put(body: ActivityWebhookIn, signal?: AbortSignal): Promise<ActivityWebhookOut>;
+}
+
+export class ActivityWebhookClient implements IActivityWebhookClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "";
+    }
+
+    /**
+     * Get the account's activity webhook
+     * @return OK
+     */
+    get(signal?: AbortSignal): Promise<ActivityWebhookOut> {
+        let url_ = this.baseUrl + "/v1/activity-webhook";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGet(_response);
+        });
+    }
+
+    protected processGet(response: Response): Promise<ActivityWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ActivityWebhookOut;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<ActivityWebhookOut>(null as any);
+    }
+
+    /**
+     * Set the account's activity webhook
+     * @return OK
+     */
+    put(body: ActivityWebhookIn, signal?: AbortSignal): Promise<ActivityWebhookOut> {
+        let url_ = this.baseUrl + "/v1/activity-webhook";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "PUT",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processPut(_response);
+        });
+    }
+
+    protected processPut(response: Response): Promise<ActivityWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ActivityWebhookOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unprocessable Entity", status, _responseText, _headers, result422);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<ActivityWebhookOut>(null as any);
+    }
+}
+
 export interface IApiKeysClient {
 
     /**
@@ -1412,6 +1756,85 @@ export class ConnectionsClient implements IConnectionsClient {
     }
 }
 
+export interface IDeliveriesClient {
+
+    /**
+     * Get a delivery
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<DeliveryOut>;
+}
+
+export class DeliveriesClient implements IDeliveriesClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "";
+    }
+
+    /**
+     * Get a delivery
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<DeliveryOut> {
+        let url_ = this.baseUrl + "/v1/deliveries/{id}";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGet(_response);
+        });
+    }
+
+    protected processGet(response: Response): Promise<DeliveryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeliveryOut;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeliveryOut>(null as any);
+    }
+}
+
 export interface IHealthClient {
 
     /**
@@ -1868,6 +2291,484 @@ export class TemplatesClient implements ITemplatesClient {
     }
 }
 
+export interface IWorkflowWebhooksClient {
+
+    /**
+     * Bind a workflow step to a connection
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @return Created
+     */
+    create(body: WorkflowWebhookIn, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<WorkflowWebhookOut>;
+
+    /**
+     * List workflow webhooks
+     * @param workflowId (optional) 
+     * @param connectionId (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(workflowId?: string | undefined, connectionId?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfWorkflowWebhookOut>;
+
+    /**
+     * Delete a workflow webhook
+     * @return No Content
+     */
+    delete(id: string, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * Get a workflow webhook
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<WorkflowWebhookOut>;
+
+    /**
+     * Change a workflow webhook
+     * @return OK
+     */
+    update(id: string, body: WorkflowWebhookPatch, signal?: AbortSignal): Promise<WorkflowWebhookOut>;
+
+    /**
+     * Execute a workflow webhook for one contact or a batch
+     * @param wait (optional) 
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @return OK
+     */
+    execute(id: string, body: ExecutionIn, wait?: boolean | undefined, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<DeliveryOut>;
+}
+
+export class WorkflowWebhooksClient implements IWorkflowWebhooksClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "";
+    }
+
+    /**
+     * Bind a workflow step to a connection
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @return Created
+     */
+    create(body: WorkflowWebhookIn, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<WorkflowWebhookOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processCreate(_response);
+        });
+    }
+
+    protected processCreate(response: Response): Promise<WorkflowWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as WorkflowWebhookOut;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Conflict", status, _responseText, _headers, result409);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<WorkflowWebhookOut>(null as any);
+    }
+
+    /**
+     * List workflow webhooks
+     * @param workflowId (optional) 
+     * @param connectionId (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(workflowId?: string | undefined, connectionId?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfWorkflowWebhookOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks?";
+        if (workflowId === null)
+            throw new globalThis.Error("The parameter 'workflowId' cannot be null.");
+        else if (workflowId !== undefined)
+            url_ += "workflowId=" + encodeURIComponent("" + workflowId) + "&";
+        if (connectionId === null)
+            throw new globalThis.Error("The parameter 'connectionId' cannot be null.");
+        else if (connectionId !== undefined)
+            url_ += "connectionId=" + encodeURIComponent("" + connectionId) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processList(_response);
+        });
+    }
+
+    protected processList(response: Response): Promise<PageOfWorkflowWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as PageOfWorkflowWebhookOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<PageOfWorkflowWebhookOut>(null as any);
+    }
+
+    /**
+     * Delete a workflow webhook
+     * @return No Content
+     */
+    delete(id: string, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks/{id}";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "DELETE",
+            signal,
+            headers: {
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processDelete(_response);
+        });
+    }
+
+    protected processDelete(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * Get a workflow webhook
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<WorkflowWebhookOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks/{id}";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGet(_response);
+        });
+    }
+
+    protected processGet(response: Response): Promise<WorkflowWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as WorkflowWebhookOut;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<WorkflowWebhookOut>(null as any);
+    }
+
+    /**
+     * Change a workflow webhook
+     * @return OK
+     */
+    update(id: string, body: WorkflowWebhookPatch, signal?: AbortSignal): Promise<WorkflowWebhookOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks/{id}";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "PATCH",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processUpdate(_response);
+        });
+    }
+
+    protected processUpdate(response: Response): Promise<WorkflowWebhookOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as WorkflowWebhookOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Conflict", status, _responseText, _headers, result409);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<WorkflowWebhookOut>(null as any);
+    }
+
+    /**
+     * Execute a workflow webhook for one contact or a batch
+     * @param wait (optional) 
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @return OK
+     */
+    execute(id: string, body: ExecutionIn, wait?: boolean | undefined, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<DeliveryOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks/{id}/executions?";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        if (wait === null)
+            throw new globalThis.Error("The parameter 'wait' cannot be null.");
+        else if (wait !== undefined)
+            url_ += "wait=" + encodeURIComponent("" + wait) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processExecute(_response);
+        });
+    }
+
+    protected processExecute(response: Response): Promise<DeliveryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeliveryOut;
+            return result200;
+            });
+        } else if (status === 202) {
+            return response.text().then((_responseText) => {
+            let result202: any = null;
+            result202 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ExecutionsOut;
+            return throwException("Accepted", status, _responseText, _headers, result202);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeliveryOut>(null as any);
+    }
+}
+
+export interface AcceptedDeliveryOut {
+    id: string;
+    status: DeliveryStatus;
+}
+
 export interface AccountCreatedOut {
     id: string;
     name: string;
@@ -1877,6 +2778,67 @@ export interface AccountCreatedOut {
 
 export interface AccountIn {
     name: string;
+}
+
+export interface ActivityEventIn {
+    activityStatus: ActivityStatusKind;
+    activityDateTime: string;
+    contactId?: any;
+    email?: string | null;
+    sms?: string | null;
+    mediaType?: string | null;
+    broadcastId?: string | null;
+    workflowId?: string | null;
+    workflowBlockId?: string | null;
+    sourceEventKey?: string | null;
+    sourceEventTypeKey?: string | null;
+    iid?: string | null;
+    messageId?: string | null;
+    messageInstanceId?: string | null;
+    messageTag?: string | null;
+    statusDescription?: string | null;
+    hardBounce?: boolean | null;
+    viewMessageLink?: string | null;
+    clickEventLink?: string | null;
+    statusData?: JsonObject | null;
+}
+
+export interface ActivityOut {
+    id: string;
+    activityStatus: string;
+    activityDateTime: string;
+    contactId: string | null;
+    email: string | null;
+    mediaType: string | null;
+    iid: string | null;
+    event: JsonNode | null;
+    feedStatus: FeedStatus;
+    batchId: string | null;
+    acceptedAt: string;
+}
+
+export type ActivityStatusKind = "DELIVERED" | "UNDELIVERED" | "READ" | "CLICKED" | "UNSUBSCRIBED" | "SPAM" | "SUBSCRIPTION_CHANGED";
+
+export interface ActivityWebhookIn {
+    url: string;
+    authConnectorId?: string | null;
+    eventTypes?: ActivityStatusKind[] | null;
+    batchSize?: number | null;
+    maxBatchAgeSeconds?: number | null;
+    enabled?: boolean | null;
+}
+
+export interface ActivityWebhookOut {
+    id: string;
+    url: string;
+    authConnectorId: string | null;
+    eventTypes: ActivityStatusKind[];
+    batchSize: number;
+    maxBatchAgeSeconds: number;
+    enabled: boolean;
+    createdAt: string;
+    updatedAt: string;
+    signingSecret: string | null;
 }
 
 export interface ApiKeyAuthIn {
@@ -2022,13 +2984,80 @@ export interface ConnectionPatch {
 
 export type ConnectionStatus = "pending" | "active" | "error" | "disabled" | "deleted";
 
+export interface DeliveryOut {
+    id: string;
+    webhookId: string;
+    status: DeliveryStatus;
+    connectionId: string;
+    workflowWebhookId: string | null;
+    contactId: string | null;
+    email: string | null;
+    phone: string | null;
+    identifier: string | null;
+    attempts: number;
+    nextAttemptAt: string | null;
+    lastAttemptAt: string | null;
+    lastResponse: DeliveryResponseOut | null;
+    failureReason: string | null;
+    createdAt: string;
+    updatedAt: string;
+    completedAt: string | null;
+}
+
+export interface DeliveryResponseOut {
+    statusCode: number | null;
+    outcome: string | null;
+    error: string | null;
+    body: string | null;
+    json: JsonNode | null;
+}
+
+export type DeliveryStatus = "pending" | "delivering" | "succeeded" | "failed" | "held" | "skipped";
+
+export interface ExecutionIn {
+    contact?: JsonObject | null;
+    event?: JsonObject | null;
+    variables?: JsonObject | null;
+    items?: ExecutionItemIn[] | null;
+}
+
+export interface ExecutionItemIn {
+    contact: JsonObject;
+    event?: JsonObject | null;
+    variables?: JsonObject | null;
+}
+
+export interface ExecutionsOut {
+    items: AcceptedDeliveryOut[];
+    pending: number;
+    held: number;
+    skipped: number;
+}
+
+export type FeedStatus = "pending" | "batched" | "delivered" | "not_sent";
+
 export interface HealthOut {
     status: string;
+}
+
+export interface IngestOut {
+    accepted: number;
+    duplicates: number;
+}
+
+export interface JsonNode {
+
+    [key: string]: any;
 }
 
 export interface JsonObject {
 
     [key: string]: any;
+}
+
+export interface PageOfActivityOut {
+    items: ActivityOut[];
+    nextCursor: string | null;
 }
 
 export interface PageOfApiKeyOut {
@@ -2048,6 +3077,11 @@ export interface PageOfConnectionOut {
 
 export interface PageOfTemplateOut {
     items: TemplateOut[];
+    nextCursor: string | null;
+}
+
+export interface PageOfWorkflowWebhookOut {
+    items: WorkflowWebhookOut[];
     nextCursor: string | null;
 }
 
@@ -2146,6 +3180,39 @@ export interface TestResponseOut {
 }
 
 export type WebhookMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface WorkflowWebhookIn {
+    name: string;
+    workflowId: string;
+    stepId: string;
+    connectionId: string;
+    fields?: string[] | null;
+    extra?: { [key: string]: string; } | null;
+    captureResponse?: boolean;
+}
+
+export interface WorkflowWebhookOut {
+    id: string;
+    name: string;
+    workflowId: string;
+    stepId: string;
+    connectionId: string;
+    fields: string[];
+    extra: { [key: string]: string; };
+    captureResponse: boolean;
+    createdAt: string;
+    updatedAt: string;
+}
+
+export interface WorkflowWebhookPatch {
+    name?: string | null;
+    workflowId?: string | null;
+    stepId?: string | null;
+    connectionId?: string | null;
+    fields?: string[] | null;
+    extra?: { [key: string]: string; } | null;
+    captureResponse?: boolean | null;
+}
 
 export class ApiException extends Error {
     override message: string;
