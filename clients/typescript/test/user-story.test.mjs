@@ -3,7 +3,7 @@
 // (the bootstrap admin key). Run by hand: npm run build && WEBHOOKS_API_URL=... WEBHOOKS_API_KEY=... npm test
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ApiException, ApiKeysClient, ConnectionsClient, problemOf, withApiKey } from "../dist/index.js";
+import { ApiException, ApiKeysClient, ConnectionsClient, WorkflowWebhooksClient, enqueueExecutions, problemOf, withApiKey } from "../dist/index.js";
 
 const baseUrl = process.env.WEBHOOKS_API_URL;
 const adminKey = process.env.WEBHOOKS_API_KEY;
@@ -38,6 +38,24 @@ test("a connection is created, tested, activated and listed", async () => {
     const active = await connections.list("active");
     assert.ok(active.items.some((c) => c.id === created.id));
     assert.ok(active.items.every((c) => c.status === "active"));
+});
+
+test("a workflow step queues executions and waits for a data-source response", async () => {
+    const http = withApiKey(adminKey);
+    const connections = new ConnectionsClient(baseUrl, http);
+    const connection = await connections.create({ title: "Liveness", url: `${baseUrl}/healthz`, method: "GET" });
+    assert.equal((await connections.test(connection.id)).canActivate, true);
+    await connections.activate(connection.id);
+    const workflows = new WorkflowWebhooksClient(baseUrl, http);
+    const step = await workflows.create({ name: "probe", workflowId: "wf-ts", stepId: "s1", connectionId: connection.id, captureResponse: true });
+
+    const queued = await enqueueExecutions(workflows, step.id, { items: [{ contact: { id: "c-1" } }, { contact: { email: "c2@example.com" } }] });
+    assert.equal(queued.items.length, 2);
+    assert.equal(queued.pending, 2);
+
+    const waited = await workflows.execute(step.id, { contact: { id: "c-3" } }, true);
+    assert.equal(waited.status, "succeeded");
+    assert.equal(waited.lastResponse?.json?.status, "ok");
 });
 
 test("a bad URL is a validation problem naming the field", async () => {
