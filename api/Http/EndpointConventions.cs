@@ -7,7 +7,7 @@ internal static class EndpointConventions
         builder.ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
 
     public static RouteHandlerBuilder ProducesValidationProblems(this RouteHandlerBuilder builder) =>
-        builder.ProducesProblem(StatusCodes.Status400BadRequest);
+        builder.ProducesValidationProblem();
 
     public static RouteHandlerBuilder ProducesNotFound(this RouteHandlerBuilder builder) =>
         builder.ProducesProblem(StatusCodes.Status404NotFound);

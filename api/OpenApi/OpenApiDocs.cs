@@ -54,6 +54,19 @@ internal static class OpenApiDocs
         document.Servers = [];
         document.Components ??= new OpenApiComponents();
         document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        // Problems carry a traceId (and some carry more, e.g. a verification's statusCode): say so,
+        // or a strict client would reject the very errors it most needs to read.
+        foreach (var name in (string[])["ProblemDetails", "HttpValidationProblemDetails"])
+        {
+            if (document.Components.Schemas is { } schemas && schemas.TryGetValue(name, out var found) && found is OpenApiSchema problem)
+            {
+                problem.AdditionalPropertiesAllowed = true;
+                problem.AdditionalProperties = null;
+                problem.Properties ??= new Dictionary<string, IOpenApiSchema>();
+                problem.Properties["traceId"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Quote it when reporting a problem." };
+            }
+        }
+
         document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
         {
             Type = SecuritySchemeType.Http,
