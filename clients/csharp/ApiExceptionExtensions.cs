@@ -6,10 +6,12 @@ namespace WebhooksApi.Client;
 public static class ApiExceptionExtensions
 {
     /// <summary>
-    /// The problem the API answered with. For the statuses the document declares, the generated
-    /// client already threw <see cref="ApiException{TResult}"/> of <see cref="ProblemDetails"/> and
-    /// this is its <c>Result</c>; for the others (a reused Idempotency-Key's 422, 413, 415, 5xx)
-    /// it is read from the body when that is <c>application/problem+json</c>. Null otherwise.
+    /// The problem the API answered with, whatever the status: the typed result of an
+    /// <see cref="ApiException{TResult}"/> of <see cref="ProblemDetails"/>, or else the body read
+    /// as one when it is <c>application/problem+json</c>: a validation problem (typed
+    /// <see cref="HttpValidationProblemDetails"/>, whose <c>errors</c> it keeps) or a status the
+    /// document does not list (a reused Idempotency-Key's 422 on most operations, 413, 5xx).
+    /// Null when the response was not a problem.
     /// </summary>
     public static ProblemDetails? GetProblem(this ApiException exception)
     {
@@ -19,14 +21,22 @@ public static class ApiExceptionExtensions
             return typed.Result;
         }
 
-        if (string.IsNullOrEmpty(exception.Response) || !IsProblemJson(exception.Headers))
+        if (!IsProblemJson(exception.Headers))
         {
             return null;
         }
 
         try
         {
-            return JsonSerializer.Deserialize<ProblemDetails>(exception.Response, WebhooksApiJson.Options);
+            // A typed exception has parsed the body already (and kept no text unless the client's
+            // ReadResponseAsString is set): its Result, written back to JSON, is the problem.
+            var typedResult = exception.GetType().GetProperty(nameof(ApiException<ProblemDetails>.Result))?.GetValue(exception);
+            if (typedResult is not null)
+            {
+                return JsonSerializer.SerializeToElement(typedResult, typedResult.GetType(), WebhooksApiJson.Options).Deserialize<ProblemDetails>(WebhooksApiJson.Options);
+            }
+
+            return string.IsNullOrEmpty(exception.Response) ? null : JsonSerializer.Deserialize<ProblemDetails>(exception.Response, WebhooksApiJson.Options);
         }
         catch (JsonException)
         {

@@ -1,21 +1,20 @@
 import { ApiException, type ProblemDetails } from "./client.generated.js";
 
 /**
- * An RFC 9457 problem as the API sends it. The document's ProblemDetails lists only the core
- * members (`type`, `title`, `status`, `detail`, `instance`); the API also sends these.
+ * Any RFC 9457 problem the API sends. The document types validation problems (400) as
+ * HttpValidationProblemDetails, with `errors`, and the others as ProblemDetails; `problemOf`
+ * gives either as this one type.
  */
 export interface Problem extends ProblemDetails {
     /** For validation problems: each field name or JSON pointer at fault with its messages. */
     errors?: { [field: string]: string[] };
-    /** The request's trace id; quote it when reporting a 5xx. */
-    traceId?: string;
 }
 
 /**
  * The problem details of a failed call, or undefined when `error` is not an API problem. For the
  * statuses the document declares the client has parsed it already (`ApiException.result`); for
- * the others (a reused Idempotency-Key's 422, 413, 415, 5xx) it is read from the response body
- * when that is `application/problem+json`.
+ * the others (a reused Idempotency-Key's 422 on most operations, 413, 5xx) it is read from the
+ * response body when that is `application/problem+json`.
  */
 export function problemOf(error: unknown): Problem | undefined {
     if (!(error instanceof ApiException)) {

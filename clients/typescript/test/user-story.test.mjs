@@ -68,6 +68,7 @@ test("a bad URL is a validation problem naming the field", async () => {
         assert.equal(problem?.status, 400);
         assert.ok(problem?.detail, "problem has a detail");
         assert.ok(problem?.errors?.url?.length, `errors names url: ${JSON.stringify(problem?.errors)}`);
+        assert.ok(problem?.traceId, "problem has a traceId");
         return true;
     });
 });

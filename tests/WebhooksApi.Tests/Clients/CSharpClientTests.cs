@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using WebhooksApi.Client;
 using WebhooksApi.Tests.Infrastructure;
+// ASP.NET Core has a type of the same name (Microsoft.AspNetCore.Http, imported for WriteAsync).
+using HttpValidationProblemDetails = WebhooksApi.Client.HttpValidationProblemDetails;
 
 namespace WebhooksApi.Tests.Clients;
 
@@ -50,7 +52,7 @@ public sealed class CSharpClientTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         Assert.Equal(created.Id, Assert.Single(active.Items).Id);
         Assert.Null(active.NextCursor);
 
-        var refused = await Assert.ThrowsAsync<ApiException<ProblemDetails>>(() =>
+        var refused = await Assert.ThrowsAsync<ApiException<HttpValidationProblemDetails>>(() =>
             connections.CreateAsync(new ConnectionIn { Title = "CRM", Url = "ftp://crm.example.com/hooks" }));
         Assert.Equal(400, refused.StatusCode);
         Assert.Equal("urn:webhooks-api:problem:validation", refused.Result.Type);
@@ -58,6 +60,7 @@ public sealed class CSharpClientTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         Assert.NotNull(refused.Result.Errors);
         Assert.NotEmpty(refused.Result.Errors["url"]);
         Assert.False(string.IsNullOrEmpty(refused.Result.TraceId));
+        Assert.Equal(refused.Result.Errors["url"], refused.GetProblem()?.Errors?["url"]);
     }
 
     [SkippableFact]
@@ -95,8 +98,9 @@ public sealed class CSharpClientTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         // Declared in the document (409): a typed exception.
         var conflict = await Assert.ThrowsAsync<ApiException<ProblemDetails>>(() => connections.ActivateAsync(created.Id));
         Assert.Equal("urn:webhooks-api:problem:conflict", conflict.GetProblem()?.Type);
+        Assert.False(string.IsNullOrEmpty(conflict.Result.TraceId));
 
-        // Not declared (a reused Idempotency-Key's 422): a plain ApiException, read the same way.
+        // Not declared for this operation (a reused Idempotency-Key's 422): a plain ApiException, read the same way.
         var reused = await Assert.ThrowsAsync<ApiException>(() =>
             connections.CreateAsync(new ConnectionIn { Title = "Other", Url = Fixture.Receiver.NewEndpoint() }, idempotency_Key: "create-crm"));
         Assert.Equal(422, reused.StatusCode);
