@@ -18,7 +18,11 @@ internal static class IdempotencyExtensions
     public const string HeaderName = "Idempotency-Key";
     public const string ReplayedHeaderName = "Idempotent-Replayed";
 
-    public static RouteHandlerBuilder Idempotent(this RouteHandlerBuilder builder) => builder.WithMetadata(IdempotentMetadata.Instance);
+    /// <summary>Also documents the two answers a key can cause: another body (422) or the first request still running (409).</summary>
+    public static RouteHandlerBuilder Idempotent(this RouteHandlerBuilder builder) => builder
+        .WithMetadata(IdempotentMetadata.Instance)
+        .ProducesProblem(StatusCodes.Status409Conflict)
+        .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
     public static WebApplication UseIdempotencyKeys(this WebApplication app)
     {

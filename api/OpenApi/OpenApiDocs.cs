@@ -17,6 +17,16 @@ internal static class OpenApiDocs
             options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
             options.AddDocumentTransformer(DescribeDocument);
             options.AddOperationTransformer(DescribeOperation);
+            options.AddSchemaTransformer((schema, context, cancellationToken) =>
+            {
+                // Our enums are strings on the wire; saying so lets generators attach a string converter.
+                if (schema.Enum is { Count: > 0 } && schema.Type is null && context.JsonTypeInfo.Type.IsEnum)
+                {
+                    schema.Type = JsonSchemaType.String;
+                }
+
+                return Task.CompletedTask;
+            });
         });
         return builder;
     }

@@ -187,6 +187,26 @@ namespace WebhooksApi.Client
                             throw new ApiException<ProblemDetails>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -1406,6 +1426,26 @@ namespace WebhooksApi.Client
                             throw new ApiException<ProblemDetails>("Forbidden", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -1979,6 +2019,26 @@ namespace WebhooksApi.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Forbidden", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -2997,6 +3057,26 @@ namespace WebhooksApi.Client
                                 throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new ApiException<ProblemDetails>("Forbidden", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         {
@@ -5224,6 +5304,26 @@ namespace WebhooksApi.Client
                             throw new ApiException<ProblemDetails>("Forbidden", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -5935,6 +6035,16 @@ namespace WebhooksApi.Client
                             throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -6572,6 +6682,26 @@ namespace WebhooksApi.Client
                             throw new ApiException<ProblemDetails>("Not Found", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Conflict", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ProblemDetails>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new ApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new ApiException<ProblemDetails>("Unprocessable Entity", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
                         {
                             var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
                             throw new ApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
@@ -6728,6 +6858,7 @@ namespace WebhooksApi.Client
         public string Id { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeliveryStatus>))]
         public DeliveryStatus Status { get; set; } = default!;
 
     }
@@ -6764,6 +6895,7 @@ namespace WebhooksApi.Client
     {
 
         [System.Text.Json.Serialization.JsonPropertyName("activityStatus")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ActivityStatusKind>))]
         public ActivityStatusKind ActivityStatus { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("activityDateTime")]
@@ -6854,6 +6986,7 @@ namespace WebhooksApi.Client
         public JsonNode? Event { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("feedStatus")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<FeedStatus>))]
         public FeedStatus FeedStatus { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("batchId")]
@@ -6909,6 +7042,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("eventTypes")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         public System.Collections.Generic.ICollection<ActivityStatusKind>? EventTypes { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("batchSize")]
@@ -6936,6 +7070,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("eventTypes")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         public System.Collections.Generic.ICollection<ActivityStatusKind> EventTypes { get; set; } = new System.Collections.ObjectModel.Collection<ActivityStatusKind>();
 
         [System.Text.Json.Serialization.JsonPropertyName("batchSize")]
@@ -6969,6 +7104,7 @@ namespace WebhooksApi.Client
         public string Value { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("in")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ApiKeyLocation>))]
         public ApiKeyLocation? In { get; set; } = default!;
 
     }
@@ -6981,6 +7117,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("in")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ApiKeyLocation>))]
         public ApiKeyLocation In { get; set; } = default!;
 
     }
@@ -6996,6 +7133,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("scopes")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         public System.Collections.Generic.ICollection<ApiScope> Scopes { get; set; } = new System.Collections.ObjectModel.Collection<ApiScope>();
 
         [System.Text.Json.Serialization.JsonPropertyName("prefix")]
@@ -7017,6 +7155,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("scopes")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         public System.Collections.Generic.ICollection<ApiScope> Scopes { get; set; } = new System.Collections.ObjectModel.Collection<ApiScope>();
 
     }
@@ -7046,6 +7185,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("scopes")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
         public System.Collections.Generic.ICollection<ApiScope> Scopes { get; set; } = new System.Collections.ObjectModel.Collection<ApiScope>();
 
         [System.Text.Json.Serialization.JsonPropertyName("prefix")]
@@ -7089,6 +7229,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AuthConnectorType>))]
         public AuthConnectorType Type { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("basic")]
@@ -7113,6 +7254,7 @@ namespace WebhooksApi.Client
         public string Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AuthConnectorType>))]
         public AuthConnectorType Type { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("basic")]
@@ -7137,6 +7279,7 @@ namespace WebhooksApi.Client
         public string? Name { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AuthConnectorType>))]
         public AuthConnectorType? Type { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("basic")]
@@ -7227,6 +7370,7 @@ namespace WebhooksApi.Client
         public string? Url { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("method")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookMethod>))]
         public WebhookMethod? Method { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("headers")]
@@ -7236,6 +7380,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyFormat")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<BodyFormat>))]
         public BodyFormat? BodyFormat { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyTemplate")]
@@ -7278,6 +7423,7 @@ namespace WebhooksApi.Client
         public string Url { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("method")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookMethod>))]
         public WebhookMethod Method { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("headers")]
@@ -7287,6 +7433,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyFormat")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<BodyFormat>))]
         public BodyFormat BodyFormat { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyTemplate")]
@@ -7311,6 +7458,7 @@ namespace WebhooksApi.Client
         public bool ExpectJsonResponse { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ConnectionStatus>))]
         public ConnectionStatus Status { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("statusReason")]
@@ -7353,6 +7501,7 @@ namespace WebhooksApi.Client
         public string? Url { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("method")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookMethod>))]
         public WebhookMethod? Method { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("headers")]
@@ -7362,6 +7511,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyFormat")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<BodyFormat>))]
         public BodyFormat? BodyFormat { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyTemplate")]
@@ -7424,6 +7574,7 @@ namespace WebhooksApi.Client
         public string WebhookId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeliveryStatus>))]
         public DeliveryStatus Status { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("connectionId")]
@@ -7815,6 +7966,7 @@ namespace WebhooksApi.Client
     {
 
         [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RetryKind>))]
         public RetryKind? Kind { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("maxAttempts")]
@@ -7884,6 +8036,7 @@ namespace WebhooksApi.Client
         public string Url { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("method")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WebhookMethod>))]
         public WebhookMethod Method { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("headers")]
@@ -7893,6 +8046,7 @@ namespace WebhooksApi.Client
         public string? AuthConnectorId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyFormat")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<BodyFormat>))]
         public BodyFormat BodyFormat { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("bodyTemplate")]
@@ -7959,6 +8113,7 @@ namespace WebhooksApi.Client
         public string AttemptId { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("connectionStatus")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ConnectionStatus>))]
         public ConnectionStatus ConnectionStatus { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("canActivate")]

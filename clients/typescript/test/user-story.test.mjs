@@ -77,7 +77,7 @@ test("problems read the same for declared and undeclared statuses", async () => 
     const connections = new ConnectionsClient(baseUrl, withApiKey(adminKey));
     const body = { title: "CRM", url: `${baseUrl}/healthz` };
     await connections.create(body, "ts-create-once");
-    // A reused Idempotency-Key with another body is a 422, which the document does not declare.
+    // A reused Idempotency-Key with another body is a 422 (declared on every creating POST).
     await assert.rejects(connections.create({ ...body, title: "Other" }, "ts-create-once"), (error) => {
         assert.equal(error.status, 422);
         assert.equal(problemOf(error)?.type, "urn:webhooks-api:problem:idempotency-key-reused");

@@ -100,12 +100,18 @@ public sealed class CSharpClientTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         Assert.Equal("urn:webhooks-api:problem:conflict", conflict.GetProblem()?.Type);
         Assert.False(string.IsNullOrEmpty(conflict.Result.TraceId));
 
-        // Not declared for this operation (a reused Idempotency-Key's 422): a plain ApiException, read the same way.
-        var reused = await Assert.ThrowsAsync<ApiException>(() =>
+        // A reused Idempotency-Key's 422 is declared on every creating POST: typed too.
+        var reused = await Assert.ThrowsAsync<ApiException<ProblemDetails>>(() =>
             connections.CreateAsync(new ConnectionIn { Title = "Other", Url = Fixture.Receiver.NewEndpoint() }, idempotency_Key: "create-crm"));
         Assert.Equal(422, reused.StatusCode);
-        var problem = reused.GetProblem();
-        Assert.Equal("urn:webhooks-api:problem:idempotency-key-reused", problem?.Type);
+        Assert.Equal("urn:webhooks-api:problem:idempotency-key-reused", reused.GetProblem()?.Type);
+
+        // Not declared for this operation (a body over the limit, 413): a plain ApiException, read the same way.
+        var tooLarge = await Assert.ThrowsAsync<ApiException>(() =>
+            connections.CreateAsync(new ConnectionIn { Title = new string('t', 1024 * 1024 + 1), Url = Fixture.Receiver.NewEndpoint() }));
+        Assert.Equal(413, tooLarge.StatusCode);
+        var problem = tooLarge.GetProblem();
+        Assert.Equal("urn:webhooks-api:problem:payload-too-large", problem?.Type);
         Assert.False(string.IsNullOrWhiteSpace(problem?.Detail));
 
         using var anonymous = Fixture.Client("whk_not_a_key");
