@@ -24,6 +24,9 @@ internal static class SchedulingExtensions
         var health = builder.Configuration.GetSection(HealthOptions.Section).Get<HealthOptions>() ?? new HealthOptions();
         builder.Services.Configure<HealthOptions>(builder.Configuration.GetSection(HealthOptions.Section));
         builder.Services.AddSingleton<HealthMonitor>();
+        var logs = builder.Configuration.GetSection(LogsOptions.Section).Get<LogsOptions>() ?? new LogsOptions();
+        builder.Services.Configure<LogsOptions>(builder.Configuration.GetSection(LogsOptions.Section));
+        builder.Services.AddSingleton<LogRetention>();
         builder.Services.AddQuartz(quartz =>
         {
             quartz.ConfigureScheduler(scheduler =>
@@ -56,6 +59,13 @@ internal static class SchedulingExtensions
                 .WithIdentity("health-check-schedule", "delivery")
                 .StartNow()
                 .WithSimpleSchedule(s => s.WithInterval(health.CheckInterval).RepeatForever()));
+
+            quartz.AddJob<LogRetentionJob>(job => job.WithIdentity(LogRetentionJob.Key).StoreDurably());
+            quartz.AddTrigger(trigger => trigger
+                .ForJob(LogRetentionJob.Key)
+                .WithIdentity("log-retention-schedule", "maintenance")
+                .StartNow()
+                .WithSimpleSchedule(s => s.WithInterval(logs.PurgeInterval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
         return builder;
