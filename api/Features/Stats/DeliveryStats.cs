@@ -60,7 +60,7 @@ internal readonly record struct StatsRange(DateTimeOffset From, DateTimeOffset T
 
     public long BucketMicroseconds => Bucket == StatsBucket.Day ? 86_400_000_000L : 3_600_000_000L;
 
-    /// <summary>Defaults: `to` now on the app's clock, `from` 24 hours before `to`, hourly buckets.</summary>
+    /// <summary>Defaults: the 24 hours up to now on the app's clock, hourly buckets.</summary>
     public static bool TryCreate(DateTimeOffset? from, DateTimeOffset? to, string? bucket, TimeProvider time, out StatsRange range, out ProblemHttpResult? problem)
     {
         range = default;
@@ -72,7 +72,9 @@ internal readonly record struct StatsRange(DateTimeOffset From, DateTimeOffset T
             errors.Add("bucket", "bucket must be hour or day.");
         }
 
-        var end = (to ?? time.GetUtcNow()).ToUniversalTime();
+        // `to` is exclusive: by default one microsecond (the stored precision) past now, so what
+        // was accepted at this very instant counts.
+        var end = (to ?? time.GetUtcNow().AddTicks(TimeSpan.TicksPerMicrosecond)).ToUniversalTime();
         var start = (from ?? end.AddHours(-24)).ToUniversalTime();
         QueryFilters.Range(errors, start, end);
         if (!errors.Any)

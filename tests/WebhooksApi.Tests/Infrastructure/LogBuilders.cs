@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace WebhooksApi.Tests.Infrastructure;
 
@@ -82,6 +83,17 @@ public static class LogBuilders
         while (cursor is not null);
 
         return items;
+    }
+
+    /// <summary>
+    /// Moves the app's clock and wakes the dispatcher. Without the wake, a dispatcher that was
+    /// between a claim (on the old time) and its next poll timer (started on the new time)
+    /// would wait for a poll interval the test clock never reaches, and due retries would stall.
+    /// </summary>
+    public static void AdvanceAndWake(this ApiFixture fixture, TimeSpan by)
+    {
+        fixture.Time.Advance(by);
+        fixture.Factory.Services.GetRequiredService<WebhooksApi.Delivery.DeliverySignals>().WorkAvailable();
     }
 
     /// <summary>An ISO 8601 time for a query string.</summary>

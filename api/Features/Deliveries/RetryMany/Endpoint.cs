@@ -83,9 +83,9 @@ internal sealed class Endpoint : IEndpoint
         }
 
         var now = time.GetUtcNow();
+        var query = db.Deliveries.Where(d => d.AccountId == accountId && d.Status == status);
         // Deliveries accepted after the call began are not part of it, so the walk ends.
-        var to = request.To ?? now;
-        var query = db.Deliveries.Where(d => d.AccountId == accountId && d.Status == status && d.CreatedAt < to);
+        query = request.To is { } to ? query.Where(d => d.CreatedAt < to) : query.Where(d => d.CreatedAt <= now);
         if (connectionId is { } c)
         {
             query = query.Where(d => d.ConnectionId == c);
