@@ -17,7 +17,8 @@ internal readonly record struct ReplayCount(int Pending, int Held)
 /// Sends finished deliveries again. The delivery row is reused, so the `webhook-id` (derived
 /// from its id) is the same and a receiver that de-duplicates sees a replay of the same message.
 /// A replay is a new attempt series: attempt count and first attempt reset, so the retry policy
-/// applies in full again.
+/// applies in full again. On an ordered connection the replayed delivery keeps its place in line
+/// (its id), so it goes before deliveries accepted after it.
 /// </summary>
 internal static class DeliveryReplay
 {
