@@ -34,7 +34,7 @@ internal static class AttemptRecorder
         ContactId = Cap(subject.ContactId, 200),
         Email = Cap(subject.Email?.ToLowerInvariant(), 320),
         Phone = Cap(subject.Phone, 50),
-        Identifier = Cap(subject.Identifier, 320),
+        Identifier = Cap(NormalizeIdentifier(subject), 320),
         RequestMethod = request.Method,
         RequestUrl = request.Url,
         RequestHeadersJson = JsonSerializer.Serialize(request.Headers),
@@ -46,6 +46,15 @@ internal static class AttemptRecorder
         Outcome = templateError is not null ? Outcomes.TemplateError : result!.Outcome,
         Error = Cap(templateError ?? result?.Error, 2000),
     };
+
+    /// <summary>
+    /// Emails are matched case-insensitively by storing them lower-cased; the identifier is often
+    /// the email, so it gets the same treatment and the log's exact-match filter finds it.
+    /// </summary>
+    private static string? NormalizeIdentifier(AttemptSubject subject) =>
+        subject.Email is { } email && string.Equals(subject.Identifier, email, StringComparison.OrdinalIgnoreCase)
+            ? email.ToLowerInvariant()
+            : subject.Identifier;
 
     private static string? Cap(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
 }

@@ -13,4 +13,8 @@ internal static class Outcomes
     public const string UrlBlocked = "url_blocked";
     public const string InvalidResponseFormat = "invalid_response_format";
     public const string TemplateError = "template_error";
+
+    /// <summary>Every outcome, for validating filters.</summary>
+    public static readonly IReadOnlyList<string> All =
+        [Ok, HttpError, Timeout, DnsFailure, TlsFailure, ConnectionRefused, ConnectionError, UrlBlocked, InvalidResponseFormat, TemplateError];
 }

@@ -26,6 +26,9 @@ internal static class SchedulingExtensions
         builder.Services.Configure<HealthOptions>(builder.Configuration.GetSection(HealthOptions.Section));
         builder.Services.AddSingleton<HealthMonitor>();
         var activity = builder.Configuration.GetSection(ActivityOptions.Section).Get<ActivityOptions>() ?? new ActivityOptions();
+        var logs = builder.Configuration.GetSection(LogsOptions.Section).Get<LogsOptions>() ?? new LogsOptions();
+        builder.Services.Configure<LogsOptions>(builder.Configuration.GetSection(LogsOptions.Section));
+        builder.Services.AddSingleton<LogRetention>();
         builder.Services.AddQuartz(quartz =>
         {
             quartz.ConfigureScheduler(scheduler =>
@@ -65,6 +68,12 @@ internal static class SchedulingExtensions
                 .WithIdentity("activity-flush-schedule", "activity")
                 .StartNow()
                 .WithSimpleSchedule(s => s.WithInterval(activity.FlushInterval).RepeatForever()));
+            quartz.AddJob<LogRetentionJob>(job => job.WithIdentity(LogRetentionJob.Key).StoreDurably());
+            quartz.AddTrigger(trigger => trigger
+                .ForJob(LogRetentionJob.Key)
+                .WithIdentity("log-retention-schedule", "maintenance")
+                .StartNow()
+                .WithSimpleSchedule(s => s.WithInterval(logs.PurgeInterval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
         return builder;

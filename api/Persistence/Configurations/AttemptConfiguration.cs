@@ -20,6 +20,15 @@ internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
         builder.HasIndex(a => new { a.AccountId, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.ConnectionId, a.Id });
         builder.HasIndex(a => a.DeliveryId);
+        // Retention deletes the oldest rows first, in batches.
         builder.HasIndex(a => a.CreatedAt);
+        // One index per log filter, each ending in id: an equality filter then reads its rows
+        // already newest first and stops after one page (migration 20261123000005_LogIndexes).
+        builder.HasIndex(a => new { a.AccountId, a.StatusCode, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.Outcome, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.ContactId, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.Email, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.Identifier, a.Id });
+        builder.HasIndex(a => new { a.AccountId, a.WorkflowWebhookId, a.Id });
     }
 }

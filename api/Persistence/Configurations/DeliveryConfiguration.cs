@@ -24,5 +24,11 @@ internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDe
         builder.HasIndex(d => new { d.AccountId, d.Id });
         builder.HasIndex(d => new { d.WorkflowWebhookId, d.Id });
         builder.HasIndex(d => d.ClaimToken);
+        // The delivery list's filters and bulk retry (status=failed), newest first per account
+        // (migration 20261123000005_LogIndexes).
+        builder.HasIndex(d => new { d.AccountId, d.Status, d.Id });
+        builder.HasIndex(d => new { d.AccountId, d.ConnectionId, d.Id });
+        builder.HasIndex(d => new { d.AccountId, d.ContactId, d.Id });
+        builder.HasIndex(d => new { d.AccountId, d.Email, d.Id });
     }
 }

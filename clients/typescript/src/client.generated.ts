@@ -1121,6 +1121,15 @@ export interface IConnectionsClient {
     rotateSecret(id: string, signal?: AbortSignal): Promise<SigningSecretOut>;
 
     /**
+     * Delivery stats of a connection
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param bucket (optional) 
+     * @return OK
+     */
+    stats(id: string, from?: string | undefined, to?: string | undefined, bucket?: string | undefined, signal?: AbortSignal): Promise<StatsOut>;
+
+    /**
      * Send a test request
      * @param body (optional) 
      * @return OK
@@ -1728,6 +1737,86 @@ export class ConnectionsClient implements IConnectionsClient {
     }
 
     /**
+     * Delivery stats of a connection
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param bucket (optional) 
+     * @return OK
+     */
+    stats(id: string, from?: string | undefined, to?: string | undefined, bucket?: string | undefined, signal?: AbortSignal): Promise<StatsOut> {
+        let url_ = this.baseUrl + "/v1/connections/{id}/stats?";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (bucket === null)
+            throw new globalThis.Error("The parameter 'bucket' cannot be null.");
+        else if (bucket !== undefined)
+            url_ += "bucket=" + encodeURIComponent("" + bucket) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processStats(_response);
+        });
+    }
+
+    protected processStats(response: Response): Promise<StatsOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as StatsOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as HttpValidationProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<StatsOut>(null as any);
+    }
+
+    /**
      * Send a test request
      * @param body (optional) 
      * @return OK
@@ -1811,6 +1900,35 @@ export interface IDeliveriesClient {
      * @return OK
      */
     get(id: string, signal?: AbortSignal): Promise<DeliveryOut>;
+
+    /**
+     * List deliveries
+     * @param status (optional) 
+     * @param connectionId (optional) 
+     * @param workflowWebhookId (optional) 
+     * @param contactId (optional) 
+     * @param email (optional) 
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut>;
+
+    /**
+     * Send a delivery again
+     * @return Accepted
+     */
+    retry(id: string, signal?: AbortSignal): Promise<DeliveryOut>;
+
+    /**
+     * Send matching deliveries again
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @param body (optional) 
+     * @return Accepted
+     */
+    retryMany(idempotency_Key?: string | undefined, body?: DeliveriesRetryIn | null | undefined, signal?: AbortSignal): Promise<DeliveriesRetryOut>;
 }
 
 export class DeliveriesClient implements IDeliveriesClient {
@@ -1880,6 +1998,247 @@ export class DeliveriesClient implements IDeliveriesClient {
             });
         }
         return Promise.resolve<DeliveryOut>(null as any);
+    }
+
+    /**
+     * List deliveries
+     * @param status (optional) 
+     * @param connectionId (optional) 
+     * @param workflowWebhookId (optional) 
+     * @param contactId (optional) 
+     * @param email (optional) 
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut> {
+        let url_ = this.baseUrl + "/v1/deliveries?";
+        if (status === null)
+            throw new globalThis.Error("The parameter 'status' cannot be null.");
+        else if (status !== undefined)
+            url_ += "status=" + encodeURIComponent("" + status) + "&";
+        if (connectionId === null)
+            throw new globalThis.Error("The parameter 'connectionId' cannot be null.");
+        else if (connectionId !== undefined)
+            url_ += "connectionId=" + encodeURIComponent("" + connectionId) + "&";
+        if (workflowWebhookId === null)
+            throw new globalThis.Error("The parameter 'workflowWebhookId' cannot be null.");
+        else if (workflowWebhookId !== undefined)
+            url_ += "workflowWebhookId=" + encodeURIComponent("" + workflowWebhookId) + "&";
+        if (contactId === null)
+            throw new globalThis.Error("The parameter 'contactId' cannot be null.");
+        else if (contactId !== undefined)
+            url_ += "contactId=" + encodeURIComponent("" + contactId) + "&";
+        if (email === null)
+            throw new globalThis.Error("The parameter 'email' cannot be null.");
+        else if (email !== undefined)
+            url_ += "email=" + encodeURIComponent("" + email) + "&";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processList(_response);
+        });
+    }
+
+    protected processList(response: Response): Promise<PageOfDeliverySummaryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as PageOfDeliverySummaryOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as HttpValidationProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<PageOfDeliverySummaryOut>(null as any);
+    }
+
+    /**
+     * Send a delivery again
+     * @return Accepted
+     */
+    retry(id: string, signal?: AbortSignal): Promise<DeliveryOut> {
+        let url_ = this.baseUrl + "/v1/deliveries/{id}/retry";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRetry(_response);
+        });
+    }
+
+    protected processRetry(response: Response): Promise<DeliveryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 202) {
+            return response.text().then((_responseText) => {
+            let result202: any = null;
+            result202 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeliveryOut;
+            return result202;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Conflict", status, _responseText, _headers, result409);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeliveryOut>(null as any);
+    }
+
+    /**
+     * Send matching deliveries again
+     * @param idempotency_Key (optional) Makes a retry safe: a repeat with the same key and body returns the first response; the same key with another body is a 422.
+     * @param body (optional) 
+     * @return Accepted
+     */
+    retryMany(idempotency_Key?: string | undefined, body?: DeliveriesRetryIn | null | undefined, signal?: AbortSignal): Promise<DeliveriesRetryOut> {
+        let url_ = this.baseUrl + "/v1/deliveries/retry";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRetryMany(_response);
+        });
+    }
+
+    protected processRetryMany(response: Response): Promise<DeliveriesRetryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 202) {
+            return response.text().then((_responseText) => {
+            let result202: any = null;
+            result202 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeliveriesRetryOut;
+            return result202;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as HttpValidationProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Conflict", status, _responseText, _headers, result409);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unprocessable Entity", status, _responseText, _headers, result422);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeliveriesRetryOut>(null as any);
     }
 }
 
@@ -1988,6 +2347,219 @@ export class HealthClient implements IHealthClient {
             });
         }
         return Promise.resolve<HealthOut>(null as any);
+    }
+}
+
+export interface ILogsClient {
+
+    /**
+     * Get a logged request
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<LogEntryDetailOut>;
+
+    /**
+     * List logged requests
+     * @param connectionId (optional) 
+     * @param workflowWebhookId (optional) 
+     * @param statusCode (optional) 
+     * @param outcome (optional) 
+     * @param contactId (optional) 
+     * @param email (optional) 
+     * @param identifier (optional) 
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param test (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(connectionId?: string | undefined, workflowWebhookId?: string | undefined, statusCode?: string | undefined, outcome?: string | undefined, contactId?: string | undefined, email?: string | undefined, identifier?: string | undefined, from?: string | undefined, to?: string | undefined, test?: boolean | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfLogEntryOut>;
+}
+
+export class LogsClient implements ILogsClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "";
+    }
+
+    /**
+     * Get a logged request
+     * @return OK
+     */
+    get(id: string, signal?: AbortSignal): Promise<LogEntryDetailOut> {
+        let url_ = this.baseUrl + "/v1/logs/{id}";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGet(_response);
+        });
+    }
+
+    protected processGet(response: Response): Promise<LogEntryDetailOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as LogEntryDetailOut;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<LogEntryDetailOut>(null as any);
+    }
+
+    /**
+     * List logged requests
+     * @param connectionId (optional) 
+     * @param workflowWebhookId (optional) 
+     * @param statusCode (optional) 
+     * @param outcome (optional) 
+     * @param contactId (optional) 
+     * @param email (optional) 
+     * @param identifier (optional) 
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param test (optional) 
+     * @param limit (optional) 
+     * @param cursor (optional) 
+     * @return OK
+     */
+    list(connectionId?: string | undefined, workflowWebhookId?: string | undefined, statusCode?: string | undefined, outcome?: string | undefined, contactId?: string | undefined, email?: string | undefined, identifier?: string | undefined, from?: string | undefined, to?: string | undefined, test?: boolean | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfLogEntryOut> {
+        let url_ = this.baseUrl + "/v1/logs?";
+        if (connectionId === null)
+            throw new globalThis.Error("The parameter 'connectionId' cannot be null.");
+        else if (connectionId !== undefined)
+            url_ += "connectionId=" + encodeURIComponent("" + connectionId) + "&";
+        if (workflowWebhookId === null)
+            throw new globalThis.Error("The parameter 'workflowWebhookId' cannot be null.");
+        else if (workflowWebhookId !== undefined)
+            url_ += "workflowWebhookId=" + encodeURIComponent("" + workflowWebhookId) + "&";
+        if (statusCode === null)
+            throw new globalThis.Error("The parameter 'statusCode' cannot be null.");
+        else if (statusCode !== undefined)
+            url_ += "statusCode=" + encodeURIComponent("" + statusCode) + "&";
+        if (outcome === null)
+            throw new globalThis.Error("The parameter 'outcome' cannot be null.");
+        else if (outcome !== undefined)
+            url_ += "outcome=" + encodeURIComponent("" + outcome) + "&";
+        if (contactId === null)
+            throw new globalThis.Error("The parameter 'contactId' cannot be null.");
+        else if (contactId !== undefined)
+            url_ += "contactId=" + encodeURIComponent("" + contactId) + "&";
+        if (email === null)
+            throw new globalThis.Error("The parameter 'email' cannot be null.");
+        else if (email !== undefined)
+            url_ += "email=" + encodeURIComponent("" + email) + "&";
+        if (identifier === null)
+            throw new globalThis.Error("The parameter 'identifier' cannot be null.");
+        else if (identifier !== undefined)
+            url_ += "identifier=" + encodeURIComponent("" + identifier) + "&";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (test === null)
+            throw new globalThis.Error("The parameter 'test' cannot be null.");
+        else if (test !== undefined)
+            url_ += "test=" + encodeURIComponent("" + test) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processList(_response);
+        });
+    }
+
+    protected processList(response: Response): Promise<PageOfLogEntryOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as PageOfLogEntryOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as HttpValidationProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<PageOfLogEntryOut>(null as any);
     }
 }
 
@@ -2395,6 +2967,15 @@ export interface IWorkflowWebhooksClient {
      * @return OK
      */
     execute(id: string, body: ExecutionIn, wait?: boolean | undefined, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<DeliveryOut>;
+
+    /**
+     * Delivery stats of a workflow webhook
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param bucket (optional) 
+     * @return OK
+     */
+    stats(id: string, from?: string | undefined, to?: string | undefined, bucket?: string | undefined, signal?: AbortSignal): Promise<StatsOut>;
 }
 
 export class WorkflowWebhooksClient implements IWorkflowWebhooksClient {
@@ -2840,6 +3421,86 @@ export class WorkflowWebhooksClient implements IWorkflowWebhooksClient {
         }
         return Promise.resolve<DeliveryOut>(null as any);
     }
+
+    /**
+     * Delivery stats of a workflow webhook
+     * @param from (optional) 
+     * @param to (optional) 
+     * @param bucket (optional) 
+     * @return OK
+     */
+    stats(id: string, from?: string | undefined, to?: string | undefined, bucket?: string | undefined, signal?: AbortSignal): Promise<StatsOut> {
+        let url_ = this.baseUrl + "/v1/workflow-webhooks/{id}/stats?";
+        if (id === undefined || id === null)
+            throw new globalThis.Error("The parameter 'id' must be defined.");
+        url_ = url_.replace("{id}", encodeURIComponent("" + id));
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (bucket === null)
+            throw new globalThis.Error("The parameter 'bucket' cannot be null.");
+        else if (bucket !== undefined)
+            url_ += "bucket=" + encodeURIComponent("" + bucket) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processStats(_response);
+        });
+    }
+
+    protected processStats(response: Response): Promise<StatsOut> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as StatsOut;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as HttpValidationProblemDetails;
+            return throwException("Bad Request", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Unauthorized", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Forbidden", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ProblemDetails;
+            return throwException("Not Found", status, _responseText, _headers, result404);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<StatsOut>(null as any);
+    }
 }
 
 export interface AcceptedDeliveryOut {
@@ -3062,6 +3723,20 @@ export interface ConnectionPatch {
 
 export type ConnectionStatus = "pending" | "active" | "error" | "disabled" | "deleted";
 
+export interface DeliveriesRetryIn {
+    connectionId?: string | null;
+    workflowWebhookId?: string | null;
+    status?: DeliveryStatus | null;
+    from?: string | null;
+    to?: string | null;
+}
+
+export interface DeliveriesRetryOut {
+    retried: number;
+    pending: number;
+    held: number;
+}
+
 export interface DeliveryOut {
     id: string;
     webhookId: string;
@@ -3091,6 +3766,27 @@ export interface DeliveryResponseOut {
 }
 
 export type DeliveryStatus = "pending" | "delivering" | "succeeded" | "failed" | "held" | "skipped";
+
+export interface DeliverySummaryOut {
+    id: string;
+    webhookId: string;
+    status: DeliveryStatus;
+    connectionId: string;
+    workflowWebhookId: string | null;
+    contactId: string | null;
+    email: string | null;
+    phone: string | null;
+    identifier: string | null;
+    attempts: number;
+    nextAttemptAt: string | null;
+    lastAttemptAt: string | null;
+    lastStatusCode: number | null;
+    lastOutcome: string | null;
+    failureReason: string | null;
+    createdAt: string;
+    updatedAt: string;
+    completedAt: string | null;
+}
 
 export interface ExecutionIn {
     contact?: JsonObject | null;
@@ -3146,6 +3842,68 @@ export interface JsonObject {
     [key: string]: any;
 }
 
+export interface LatencyOut {
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+    samples: number;
+}
+
+export interface LogEntryDetailOut {
+    id: string;
+    time: string;
+    deliveryId: string | null;
+    connectionId: string;
+    workflowWebhookId: string | null;
+    contactId: string | null;
+    email: string | null;
+    phone: string | null;
+    identifier: string | null;
+    attempt: number;
+    test: boolean;
+    method: string;
+    url: string;
+    statusCode: number | null;
+    durationMs: number;
+    outcome: string;
+    error: string | null;
+    request: LogRequestOut;
+    response: LogResponseOut | null;
+}
+
+export interface LogEntryOut {
+    id: string;
+    time: string;
+    deliveryId: string | null;
+    connectionId: string;
+    workflowWebhookId: string | null;
+    contactId: string | null;
+    email: string | null;
+    phone: string | null;
+    identifier: string | null;
+    attempt: number;
+    test: boolean;
+    method: string;
+    url: string;
+    statusCode: number | null;
+    durationMs: number;
+    outcome: string;
+    error: string | null;
+}
+
+export interface LogRequestOut {
+    method: string;
+    url: string;
+    headers: { [key: string]: string; };
+    body: string | null;
+}
+
+export interface LogResponseOut {
+    statusCode: number | null;
+    headers: { [key: string]: string; };
+    body: string | null;
+}
+
 export interface PageOfActivityOut {
     items: ActivityOut[];
     nextCursor: string | null;
@@ -3163,6 +3921,16 @@ export interface PageOfAuthConnectorOut {
 
 export interface PageOfConnectionOut {
     items: ConnectionOut[];
+    nextCursor: string | null;
+}
+
+export interface PageOfDeliverySummaryOut {
+    items: DeliverySummaryOut[];
+    nextCursor: string | null;
+}
+
+export interface PageOfLogEntryOut {
+    items: LogEntryOut[];
     nextCursor: string | null;
 }
 
@@ -3214,6 +3982,34 @@ export interface RetryPolicyIn {
 export interface SigningSecretOut {
     signingSecret: string;
     previousSecretExpiresAt: string | null;
+}
+
+export type StatsBucket = "hour" | "day";
+
+export interface StatsOut {
+    from: string;
+    to: string;
+    bucket: StatsBucket;
+    deliveries: number;
+    uniqueContacts: number;
+    accepted: number;
+    pending: number;
+    failed: number;
+    skipped: number;
+    attempts: number;
+    successRate: number | null;
+    latency: LatencyOut;
+    series: StatsPointOut[];
+}
+
+export interface StatsPointOut {
+    start: string;
+    deliveries: number;
+    accepted: number;
+    pending: number;
+    failed: number;
+    skipped: number;
+    attempts: number;
 }
 
 export interface TemplateIn {

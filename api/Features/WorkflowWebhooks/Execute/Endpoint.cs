@@ -111,7 +111,8 @@ internal sealed class Endpoint : IEndpoint
                 ContactId = Cap(contactId, 200),
                 Email = Cap(email?.ToLowerInvariant(), 320),
                 Phone = Cap(phone, 50),
-                Identifier = Cap(email ?? phone ?? contactId, 320),
+                // Lower-cased like the email column, so filters by identifier match it exactly.
+                Identifier = Cap(email?.ToLowerInvariant() ?? phone ?? contactId, 320),
                 NextAttemptAt = now,
                 CreatedAt = now,
                 UpdatedAt = now,

@@ -1,0 +1,168 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using WebhooksApi.Http;
+using WebhooksApi.Persistence;
+using WebhooksApi.Security;
+
+namespace WebhooksApi.Features.Deliveries.List;
+
+/// <summary>A delivery as a list shows it: its state and last result, without payload or response body (get it by id for those).</summary>
+internal sealed record DeliverySummaryOut(
+    string Id,
+    string WebhookId,
+    DeliveryStatus Status,
+    string ConnectionId,
+    string? WorkflowWebhookId,
+    string? ContactId,
+    string? Email,
+    string? Phone,
+    string? Identifier,
+    int Attempts,
+    DateTimeOffset? NextAttemptAt,
+    DateTimeOffset? LastAttemptAt,
+    int? LastStatusCode,
+    string? LastOutcome,
+    string? FailureReason,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? CompletedAt);
+
+internal sealed class Endpoint : IEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/v1/deliveries", Handle)
+            .WithName("Deliveries_List")
+            .WithTags("Deliveries")
+            .WithSummary("List deliveries")
+            .WithDescription("""
+                Newest first. Filters combine: `status` (pending, delivering, succeeded, failed, held, skipped),
+                `connectionId`, `workflowWebhookId`, `contactId`, `email` (case-insensitive), and `from` (inclusive)
+                / `to` (exclusive) on the time the delivery was accepted, as ISO 8601 times.
+                """)
+            .RequireScopes(Scopes.LogsRead, Scopes.EventsSend, Scopes.ConnectionsManage)
+            .ProducesValidationProblems()
+            .ProducesAuthProblems();
+
+    private sealed record Row(
+        Guid Id, string Status, Guid ConnectionId, Guid? WorkflowWebhookId, string? ContactId, string? Email, string? Phone, string? Identifier,
+        int AttemptCount, DateTimeOffset NextAttemptAt, DateTimeOffset? LastAttemptAt, int? LastStatusCode, string? LastOutcome, string? FailureReason,
+        DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? CompletedAt);
+
+    private static async Task<Results<Ok<Page<DeliverySummaryOut>>, ProblemHttpResult>> Handle(
+        HttpContext http,
+        WebhooksDbContext db,
+        string? status,
+        string? connectionId,
+        string? workflowWebhookId,
+        string? contactId,
+        string? email,
+        DateTimeOffset? from,
+        DateTimeOffset? to,
+        int? limit,
+        string? cursor,
+        CancellationToken cancellationToken)
+    {
+        if (!PageRequest.TryCreate(limit, cursor, out var page, out var problem))
+        {
+            return problem!;
+        }
+
+        var errors = new ValidationErrors();
+        string? wanted = null;
+        if (status is not null)
+        {
+            if (!Enum.TryParse<DeliveryStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+            {
+                errors.Add("status", "status must be one of: pending, delivering, succeeded, failed, held, skipped.");
+            }
+            else
+            {
+                wanted = parsed.ToString().ToLowerInvariant();
+            }
+        }
+
+        var connection = QueryFilters.Id(errors, "connectionId", connectionId);
+        var step = QueryFilters.Id(errors, "workflowWebhookId", workflowWebhookId);
+        contactId = QueryFilters.Text(errors, "contactId", contactId, 200);
+        email = QueryFilters.Text(errors, "email", email, 320)?.ToLowerInvariant();
+        // PostgreSQL's timestamptz takes UTC values only; the caller may give any offset.
+        (from, to) = (from?.ToUniversalTime(), to?.ToUniversalTime());
+        QueryFilters.Range(errors, from, to);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        var accountId = http.User.GetAccountId();
+        var query = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId);
+        if (wanted is not null)
+        {
+            query = query.Where(d => d.Status == wanted);
+        }
+
+        if (connection is { } c)
+        {
+            query = query.Where(d => d.ConnectionId == c);
+        }
+
+        if (step is { } s)
+        {
+            query = query.Where(d => d.WorkflowWebhookId == s);
+        }
+
+        if (contactId is not null)
+        {
+            query = query.Where(d => d.ContactId == contactId);
+        }
+
+        if (email is not null)
+        {
+            query = query.Where(d => d.Email == email);
+        }
+
+        if (from is { } start)
+        {
+            // See IdBounds: the id bound only lets the index range stop at `from`.
+            var floor = IdBounds.AtOrAfter(start);
+            query = query.Where(d => d.CreatedAt >= start && d.Id.CompareTo(floor) >= 0);
+        }
+
+        if (to is { } end)
+        {
+            query = query.Where(d => d.CreatedAt < end);
+        }
+
+        if (page.After is { } after)
+        {
+            query = query.Where(d => d.Id.CompareTo(after) < 0);
+        }
+
+        var rows = await query
+            .OrderByDescending(d => d.Id)
+            .Take(page.Limit + 1)
+            .Select(d => new Row(d.Id, d.Status, d.ConnectionId, d.WorkflowWebhookId, d.ContactId, d.Email, d.Phone, d.Identifier, d.AttemptCount,
+                d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastOutcome, d.FailureReason, d.CreatedAt, d.UpdatedAt, d.CompletedAt))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
+    }
+
+    private static DeliverySummaryOut ToOut(Row d) => new(
+        d.Id.ToString(),
+        WebhookSigner.NewMessageId(d.Id),
+        Enum.Parse<DeliveryStatus>(d.Status, ignoreCase: true),
+        d.ConnectionId.ToString(),
+        d.WorkflowWebhookId?.ToString(),
+        d.ContactId,
+        d.Email,
+        d.Phone,
+        d.Identifier,
+        d.AttemptCount,
+        d.Status is DeliveryStatuses.Pending or DeliveryStatuses.Held ? d.NextAttemptAt : null,
+        d.LastAttemptAt,
+        d.LastStatusCode,
+        d.LastOutcome,
+        d.FailureReason,
+        d.CreatedAt,
+        d.UpdatedAt,
+        d.CompletedAt);
+}

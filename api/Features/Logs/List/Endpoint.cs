@@ -1,0 +1,176 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using WebhooksApi.Delivery;
+using WebhooksApi.Http;
+using WebhooksApi.Persistence;
+using WebhooksApi.Security;
+
+namespace WebhooksApi.Features.Logs.List;
+
+internal sealed class Endpoint : IEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/v1/logs", Handle)
+            .WithName("Logs_List")
+            .WithTags("Logs")
+            .WithSummary("List logged requests")
+            .WithDescription("""
+                Every request sent (delivery attempts, and test sends marked `test`), newest first, without headers
+                or bodies (get one by id for those). Filters combine: `connectionId`, `workflowWebhookId`, `statusCode`
+                (exact, `404`, or a class, `5xx`), `outcome`, `contactId`, `email` (case-insensitive), `identifier`
+                (the contact's email, else phone, else id), `from` (inclusive) and `to` (exclusive) as ISO 8601 times,
+                and `test`. Logs are kept `Logs:RetentionDays` (28 by default).
+                """)
+            .RequireScopes(Scopes.LogsRead)
+            .ProducesValidationProblems()
+            .ProducesAuthProblems();
+
+    /// <summary>The columns a list item needs: headers and bodies stay in the database.</summary>
+    private sealed record Row(
+        Guid Id, DateTimeOffset CreatedAt, Guid? DeliveryId, Guid ConnectionId, Guid? WorkflowWebhookId, string? ContactId, string? Email, string? Phone,
+        string? Identifier, int AttemptNumber, bool IsTest, string RequestMethod, string RequestUrl, int? StatusCode, int DurationMs, string Outcome, string? Error);
+
+    private static async Task<Results<Ok<Page<LogEntryOut>>, ProblemHttpResult>> Handle(
+        HttpContext http,
+        WebhooksDbContext db,
+        string? connectionId,
+        string? workflowWebhookId,
+        string? statusCode,
+        string? outcome,
+        string? contactId,
+        string? email,
+        string? identifier,
+        DateTimeOffset? from,
+        DateTimeOffset? to,
+        bool? test,
+        int? limit,
+        string? cursor,
+        CancellationToken cancellationToken)
+    {
+        if (!PageRequest.TryCreate(limit, cursor, out var page, out var problem))
+        {
+            return problem!;
+        }
+
+        var errors = new ValidationErrors();
+        var connection = QueryFilters.Id(errors, "connectionId", connectionId);
+        var step = QueryFilters.Id(errors, "workflowWebhookId", workflowWebhookId);
+        var codes = statusCode is null ? null : StatusCodeFilter.Parse(errors, statusCode);
+        if (outcome is not null && !Outcomes.All.Contains(outcome))
+        {
+            errors.Add("outcome", $"outcome must be one of: {string.Join(", ", Outcomes.All)}.");
+        }
+
+        contactId = QueryFilters.Text(errors, "contactId", contactId, 200);
+        email = QueryFilters.Text(errors, "email", email, 320)?.ToLowerInvariant();
+        identifier = QueryFilters.Text(errors, "identifier", identifier, 320);
+        // PostgreSQL's timestamptz takes UTC values only; the caller may give any offset.
+        (from, to) = (from?.ToUniversalTime(), to?.ToUniversalTime());
+        QueryFilters.Range(errors, from, to);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        var accountId = http.User.GetAccountId();
+        var query = db.Attempts.AsNoTracking().Where(a => a.AccountId == accountId);
+        if (connection is { } c)
+        {
+            query = query.Where(a => a.ConnectionId == c);
+        }
+
+        if (step is { } s)
+        {
+            query = query.Where(a => a.WorkflowWebhookId == s);
+        }
+
+        if (codes is { } range)
+        {
+            query = range.Exact is { } code
+                ? query.Where(a => a.StatusCode == code)
+                : query.Where(a => a.StatusCode >= range.Low && a.StatusCode < range.High);
+        }
+
+        if (outcome is not null)
+        {
+            query = query.Where(a => a.Outcome == outcome);
+        }
+
+        if (contactId is not null)
+        {
+            query = query.Where(a => a.ContactId == contactId);
+        }
+
+        if (email is not null)
+        {
+            query = query.Where(a => a.Email == email);
+        }
+
+        if (identifier is not null)
+        {
+            // Emails among identifiers are stored lower-cased; other identifiers (phones, contact
+            // ids) are matched as given. Two equality probes keep the (account_id, identifier, id) index usable.
+            var lowered = identifier.ToLowerInvariant();
+            query = lowered == identifier ? query.Where(a => a.Identifier == identifier) : query.Where(a => a.Identifier == identifier || a.Identifier == lowered);
+        }
+
+        if (from is { } start)
+        {
+            // created_at decides; the id bound adds nothing to the answer but lets the index
+            // range scan stop at `from` instead of walking to the account's oldest row.
+            var floor = IdBounds.AtOrAfter(start);
+            query = query.Where(a => a.CreatedAt >= start && a.Id.CompareTo(floor) >= 0);
+        }
+
+        if (to is { } end)
+        {
+            query = query.Where(a => a.CreatedAt < end);
+        }
+
+        if (test is { } isTest)
+        {
+            query = query.Where(a => a.IsTest == isTest);
+        }
+
+        if (page.After is { } after)
+        {
+            query = query.Where(a => a.Id.CompareTo(after) < 0);
+        }
+
+        var rows = await query
+            .OrderByDescending(a => a.Id)
+            .Take(page.Limit + 1)
+            .Select(a => new Row(a.Id, a.CreatedAt, a.DeliveryId, a.ConnectionId, a.WorkflowWebhookId, a.ContactId, a.Email, a.Phone,
+                a.Identifier, a.AttemptNumber, a.IsTest, a.RequestMethod, a.RequestUrl, a.StatusCode, a.DurationMs, a.Outcome, a.Error))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
+    }
+
+    private static LogEntryOut ToOut(Row r) => new(
+        r.Id.ToString(), r.CreatedAt, r.DeliveryId?.ToString(), r.ConnectionId.ToString(), r.WorkflowWebhookId?.ToString(),
+        r.ContactId, r.Email, r.Phone, r.Identifier, r.AttemptNumber, r.IsTest, r.RequestMethod, r.RequestUrl, r.StatusCode, r.DurationMs, r.Outcome, r.Error);
+}
+
+/// <summary>`404` (one code) or `4xx` (a class): the half-open range [Low, High).</summary>
+internal readonly record struct StatusCodeFilter(int Low, int High)
+{
+    public int? Exact => High == Low + 1 ? Low : null;
+
+    public static StatusCodeFilter? Parse(ValidationErrors errors, string value)
+    {
+        if (value.Length == 3 && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 100 and <= 599)
+        {
+            return new StatusCodeFilter(code, code + 1);
+        }
+
+        if (value.Length == 3 && value[0] is >= '1' and <= '5' && value[1..].Equals("xx", StringComparison.OrdinalIgnoreCase))
+        {
+            var low = (value[0] - '0') * 100;
+            return new StatusCodeFilter(low, low + 100);
+        }
+
+        errors.Add("statusCode", "statusCode must be a status code (100 to 599, e.g. 404) or a class (1xx to 5xx, e.g. 5xx).");
+        return null;
+    }
+}
