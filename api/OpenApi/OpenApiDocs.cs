@@ -102,6 +102,15 @@ internal static class OpenApiDocs
             operation.Description = $"{operation.Description}\n\nScope: any of `{needed}` (`admin` holds all).".Trim();
         }
 
+        if (metadata.OfType<JsonSchemaMetadata>().FirstOrDefault() is { } jsonSchema)
+        {
+            operation.ExternalDocs = new OpenApiExternalDocs
+            {
+                Description = $"The request body is validated against this JSON Schema ({jsonSchema.Id}).",
+                Url = new Uri(jsonSchema.Path, UriKind.Relative),
+            };
+        }
+
         if (metadata.OfType<IdempotentMetadata>().Any())
         {
             operation.Parameters ??= [];
@@ -121,6 +130,9 @@ internal static class OpenApiDocs
 
 /// <summary>Endpoint metadata naming the scopes an operation accepts, for its description.</summary>
 internal sealed record ScopesMetadata(IReadOnlyList<string> AnyOf);
+
+/// <summary>Endpoint metadata naming the JSON Schema file (served under /schemas/) a request body is validated against.</summary>
+internal sealed record JsonSchemaMetadata(string Path, string Id);
 
 /// <summary>Endpoint metadata for operator-only operations.</summary>
 internal sealed class OperatorMetadata

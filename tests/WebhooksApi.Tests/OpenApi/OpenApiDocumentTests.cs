@@ -57,6 +57,21 @@ public sealed class OpenApiDocumentTests(SqliteApi fixture) : ApiTests<SqliteApi
         Assert.All(operationIds, id => Assert.Matches("^[A-Z][A-Za-z]+_[A-Z][A-Za-z]+$", id));
     }
 
+    [Theory]
+    [InlineData("/v1/activities", "post", "activity-event.schema.json")]
+    [InlineData("/v1/workflow-webhooks/{id}/executions", "post", "workflow-execution.schema.json")]
+    public async Task Operations_validated_by_a_json_schema_point_at_the_served_file_which_is_the_one_in_schemas(string path, string method, string file)
+    {
+        using var client = Fixture.Client();
+        var json = await (await client.GetAsync(new Uri("/openapi/v1.json", UriKind.Relative))).ReadJsonAsync();
+        var url = json.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("externalDocs").GetProperty("url").GetString()!;
+        Assert.Equal($"/schemas/{file}", url);
+
+        var served = await client.GetStringAsync(new Uri(url, UriKind.Relative));
+        Assert.Equal(await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "schemas", file)), served);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(new Uri("/schemas/..%2Fappsettings.json", UriKind.Relative))).StatusCode);
+    }
+
     [Fact]
     public async Task Swagger_ui_is_served_at_docs()
     {

@@ -30,6 +30,7 @@ internal sealed class Endpoint : IEndpoint
                 """)
             .RequireScopes(Scopes.EventsSend)
             .Accepts<IReadOnlyList<ActivityEventIn>>("application/json")
+            .WithMetadata(new OpenApi.JsonSchemaMetadata("/schemas/activity-event.schema.json", "https://webhooks-api.dev/schemas/activity-event.schema.json"))
             .WithMetadata(new RequestSizeLimitAttribute(32 * 1024 * 1024))
             .Produces<IngestOut>(StatusCodes.Status202Accepted)
             .ProducesValidationProblems()

@@ -39,6 +39,7 @@ internal sealed class Endpoint : IEndpoint
                 """)
             .RequireScopes(Scopes.EventsSend)
             .Idempotent()
+            .WithMetadata(new OpenApi.JsonSchemaMetadata("/schemas/workflow-execution.schema.json", "https://webhooks-api.dev/schemas/workflow-execution.schema.json"))
             .WithMetadata(new RequestSizeLimitAttribute(32 * 1024 * 1024))
             .Produces<ExecutionsOut>(StatusCodes.Status202Accepted)
             .ProducesValidationProblems()

@@ -152,6 +152,11 @@ public sealed class ActivityFeedTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         Assert.Equal(5, batches.Count);
         var sent = batches.Select(b => string.Join(',', b.EnumerateArray().Select(e => e.Str("iid")))).ToList();
         Assert.Equal(["iid-1,iid-2", "iid-1,iid-2", "iid-1,iid-2", "iid-3,iid-4", "iid-5,iid-6"], sent);
+
+        // Every batch attempt is in the log like any attempt, under the activity webhook's id.
+        var hookId = (await admin.GetJsonAsync("/v1/activity-webhook")).Id();
+        var logged = await admin.GetJsonAsync($"/v1/logs?connectionId={hookId}");
+        Assert.Equal(["ok", "ok", "ok", "http_error", "http_error"], logged.GetProperty("items").EnumerateArray().Select(e => e.Str("outcome")));
     }
 
     [Fact]
