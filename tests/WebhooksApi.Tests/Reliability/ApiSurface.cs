@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using WebhooksApi.Persistence;
@@ -177,24 +178,36 @@ public sealed partial class ApiSurface(JsonElement document, IReadOnlyList<ApiOp
 /// </summary>
 public sealed partial record SeededAccount(TestAccount Account, string ReceiverUrl, IReadOnlyDictionary<string, string> Ids, IReadOnlyList<string> Secrets)
 {
-    public static async Task<SeededAccount> CreateAsync(ApiFixture fixture, bool withActivity = false, HttpClient? client = null)
+    /// <param name="clientFor">Makes a client sending the given key (null: none); by default one of the fixture's app.</param>
+    public static async Task<SeededAccount> CreateAsync(ApiFixture fixture, bool withActivity = false, Func<string?, HttpClient>? clientFor = null)
     {
-        var account = await fixture.CreateAccountAsync("seeded");
-        using var own = client is null ? account.Admin() : null;
-        var admin = client ?? own!;
-        if (client is not null)
+        clientFor ??= fixture.Client;
+        TestAccount account;
+        using (var operatorClient = clientFor(ApiFixture.OperatorKey))
         {
-            admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", account.AdminKey);
+            var created = await Created(operatorClient, "/v1/accounts", new { name = "seeded" });
+            account = new TestAccount(fixture, created.Id(), created.GetProperty("apiKey").Str("key"));
         }
 
+        using var admin = clientFor(account.AdminKey);
         var tag = Guid.NewGuid().ToString("N")[..10];
         var secrets = new List<string> { account.AdminKey, $"basic-Pa55-{tag}", $"bearer-T0k-{tag}", $"apikey-V4l-{tag}" };
         var ids = new Dictionary<string, string>(StringComparer.Ordinal) { ["schemas"] = "activity-event.schema.json" };
         var url = fixture.Receiver.NewEndpoint();
 
         ids["auth-connectors"] = (await Created(admin, "/v1/auth-connectors", new { name = "basic", type = "basic", basic = new { username = "svc", password = secrets[1] } })).Id();
-        await Created(admin, "/v1/auth-connectors", new { name = "bearer", type = "bearer", bearer = new { token = secrets[2] } });
-        await Created(admin, "/v1/auth-connectors", new { name = "key", type = "api_key", apiKey = new { name = "X-Key", value = secrets[3], @in = "header" } });
+        ids["bearer-auth-connector"] = (await Created(admin, "/v1/auth-connectors", new { name = "bearer", type = "bearer", bearer = new { token = secrets[2] } })).Id();
+        ids["query-key-auth-connector"] = (await Created(admin, "/v1/auth-connectors", new { name = "key", type = "api_key", apiKey = new { name = "key", value = secrets[3], @in = "query" } })).Id();
+
+        // Test sends that fail carry each credential too: attempts, errors and logs must mask them.
+        var refusing = fixture.Receiver.NewEndpoint(ctx => { ctx.Response.StatusCode = 401; return ctx.Response.WriteAsync("denied"); });
+        foreach (var connector in new[] { "bearer-auth-connector", "query-key-auth-connector" })
+        {
+            var failing = await Created(admin, "/v1/connections", Builders.Connection(refusing, connector).With("authConnectorId", ids[connector]));
+            ids[connector.Replace("auth-connector", "connection", StringComparison.Ordinal)] = failing.Id();
+            secrets.Add(failing.Str("signingSecret"));
+            await admin.TestConnectionAsync(failing.Id());
+        }
 
         var connection = await Created(admin, "/v1/connections", Builders.Connection(url).With("authConnectorId", ids["auth-connectors"]));
         ids["connections"] = connection.Id();
