@@ -28,7 +28,7 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
         var api = await ApiSurface.LoadAsync(admin);
 
         var failures = new List<string>();
-        var tried = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var tried = new SortedDictionary<string, SortedDictionary<int, int>>(StringComparer.Ordinal);
         var accepted = new List<string>();
         var operations = 0;
         var rows = await AccountRows.SnapshotAsync(Fixture.Factory.Services, seed.Account.Id);
@@ -38,11 +38,12 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
             var client = operation.Scopes.Count == 0 && operation.Authenticated ? operatorClient : admin;
             foreach (var fuzz in Cases(api, operation, seed))
             {
-                tried[fuzz.Family] = tried.GetValueOrDefault(fuzz.Family) + 1;
                 using var request = fuzz.Build();
                 using var response = await client.SendAsync(request);
                 var where = $"{operation} [{fuzz.Family}: {fuzz.Label}]";
                 var status = (int)response.StatusCode;
+                var statuses = tried.TryGetValue(fuzz.Family, out var s) ? s : tried[fuzz.Family] = [];
+                statuses[status] = statuses.GetValueOrDefault(status) + 1;
                 if (status >= 500 || status < 200 || (status < 400 && fuzz.MustRefuse) || (status >= 400 && !Answers.IsProblem(response)))
                 {
                     failures.Add($"{where} -> {await Answers.DescribeAsync(response)}");
@@ -68,7 +69,12 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
             }
         }
 
-        output.WriteLine($"{Fixture.Provider}: {operations} operations fuzzed, {tried.Values.Sum()} requests: {string.Join(", ", tried.Select(t => $"{t.Key} {t.Value}"))}");
+        output.WriteLine($"{Fixture.Provider}: {operations} operations fuzzed, {tried.Values.Sum(s => s.Values.Sum())} requests");
+        foreach (var (family, statuses) in tried)
+        {
+            output.WriteLine($"  {family}: {statuses.Values.Sum()} ({string.Join(", ", statuses.Select(s => $"{s.Value}x {s.Key}"))})");
+        }
+
         output.WriteLine($"accepted as valid (allowed for inputs a field may legitimately hold): {accepted.Count}");
         foreach (var line in accepted)
         {
