@@ -78,6 +78,13 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
             return Validation(new Dictionary<string, string[]> { [at] = ["Must not be null."] }, $"{at} must not be null.");
         }
 
+        if (message.StartsWith(NulFreeStrings.Message, StringComparison.Ordinal))
+        {
+            // Raised once the object is read: the path ends at the object, the message names the field.
+            var at = $"{pointer.TrimEnd('/')}/{QuotedNames().Match(message).Groups[1].Value}";
+            return Validation(new Dictionary<string, string[]> { [at] = [NulFreeStrings.Message] }, $"{at}: {NulFreeStrings.Message}");
+        }
+
         if (message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
         {
             const string reason = "has the wrong type or is not one of the allowed values";

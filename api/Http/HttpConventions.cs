@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 
@@ -67,6 +68,7 @@ internal static class HttpConventions
         options.AllowTrailingCommas = false;
         options.MaxDepth = 64;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        options.TypeInfoResolver = (options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(NulFreeStrings.Modify);
     }
 
     public static WebApplication UseHttpConventions(this WebApplication app)
@@ -74,6 +76,7 @@ internal static class HttpConventions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(LimitRequestBody);
+        app.Use(NulFreeStrings.RefuseInUrl);
         app.Use((context, next) =>
         {
             // PATCH handlers re-read the body to tell an absent field from an explicit null.
@@ -90,7 +93,8 @@ internal static class HttpConventions
 
     /// <summary>
     /// Refuses an oversized body before reading it. Kestrel enforces the same limit on chunked
-    /// bodies while they are read (that surfaces as a 413 through the exception handler).
+    /// bodies while they are read (that surfaces as a 413 through the exception handler); where
+    /// the server cannot, the body stream counts for it.
     /// </summary>
     private static async Task LimitRequestBody(HttpContext context, Func<Task> next)
     {
@@ -100,6 +104,10 @@ internal static class HttpConventions
         if (feature is { IsReadOnly: false })
         {
             feature.MaxRequestBodySize = limit;
+        }
+        else
+        {
+            context.Request.Body = new LimitedRequestBody(context.Request.Body, limit);
         }
 
         if (context.Request.ContentLength > limit)

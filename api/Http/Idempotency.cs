@@ -36,7 +36,7 @@ internal static class IdempotencyExtensions
 /// a client that lost the answer (timeout, crash) can retry without creating twice. Runs after
 /// authentication: keys are scoped to the account, so tenants never see each other's responses.
 /// </summary>
-internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext> dbFactory, TimeProvider time) : IMiddleware
+internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext> dbFactory, TimeProvider time, SecretProtector protector) : IMiddleware
 {
     private const int MaxKeyLength = 255;
 
@@ -63,7 +63,7 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
         var existing = await db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Scope == scope && r.Key == key, ct);
         if (existing is not null)
         {
-            await ReplayAsync(context, existing, hash);
+            await ReplayAsync(context, existing, hash, protector);
             return;
         }
 
@@ -78,7 +78,7 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
             // A concurrent request with the same key inserted first.
             db.ChangeTracker.Clear();
             existing = await db.IdempotencyRecords.AsNoTracking().FirstAsync(r => r.Scope == scope && r.Key == key, ct);
-            await ReplayAsync(context, existing, hash);
+            await ReplayAsync(context, existing, hash, protector);
             return;
         }
 
@@ -105,7 +105,9 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
                 record.StatusCode = status;
                 record.ContentType = context.Response.ContentType;
                 record.Location = context.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null;
-                record.Body = buffer.ToArray();
+                // Encrypted: the first answer to a creating POST can be the only showing of a new
+                // API key or signing secret, which must never sit in the database readable.
+                record.Body = protector.Protect(buffer.ToArray());
             }
 
             // The outcome is stored even when the client went away: that is when a retry comes.
@@ -116,7 +118,7 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
         await buffer.CopyToAsync(originalBody, ct);
     }
 
-    private static async Task ReplayAsync(HttpContext context, IdempotencyRecord record, string hash)
+    private static async Task ReplayAsync(HttpContext context, IdempotencyRecord record, string hash, SecretProtector protector)
     {
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(record.RequestHash), Encoding.ASCII.GetBytes(hash)))
         {
@@ -145,8 +147,10 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
             context.Response.Headers.Location = record.Location;
         }
 
-        if (record.Body is { Length: > 0 } body)
+        if (record.Body is { Length: > 0 } stored)
         {
+            // A record written before bodies were encrypted replays as stored.
+            var body = protector.TryUnprotect(stored) ?? stored;
             await context.Response.Body.WriteAsync(body, context.RequestAborted);
         }
     }

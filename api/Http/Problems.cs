@@ -23,6 +23,7 @@ internal static class Problems
     public const string UnsupportedMediaTypeType = TypePrefix + "unsupported-media-type";
     public const string MethodNotAllowedType = TypePrefix + "method-not-allowed";
     public const string UnavailableType = TypePrefix + "unavailable";
+    public const string TooManyFailedAuthType = TypePrefix + "too-many-failed-authentications";
     public const string InternalType = TypePrefix + "internal";
 
     public static ProblemHttpResult Validation(IDictionary<string, string[]> errors, string? detail = null) =>

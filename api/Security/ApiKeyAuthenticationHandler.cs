@@ -10,7 +10,9 @@ namespace WebhooksApi.Security;
 
 /// <summary>
 /// `Authorization: Bearer whk_...`. The key is hashed and looked up on every request, with no
-/// cache, so a revoked key stops working at once on every node.
+/// cache, so a revoked key stops working at once on every node. The lookup is by SHA-256 hash
+/// (a unique index), never by comparing key text, so its timing says nothing about the key.
+/// A refused key counts toward <see cref="FailedAuthLimiter"/>.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -53,6 +55,11 @@ internal sealed class ApiKeyAuthenticationHandler(
     {
         Response.Headers.WWWAuthenticate = "Bearer";
         var hasKey = BearerToken(Request) is not null;
+        if (hasKey)
+        {
+            Context.RequestServices.GetRequiredService<FailedAuthLimiter>().RecordFailure(FailedAuthLimiter.Address(Context));
+        }
+
         return Problems.Write(Context, Problems.Unauthorized(hasKey
             ? "The API key is unknown or has been revoked."
             : "Send an API key as 'Authorization: Bearer <key>'."));

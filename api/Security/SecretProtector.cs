@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.DataProtection;
 namespace WebhooksApi.Security;
 
 /// <summary>
-/// Encrypts secrets at rest (auth connector credentials, signing secrets) with ASP.NET Core Data
+/// Encrypts secrets at rest (auth connector credentials, signing secrets, stored idempotent
+/// responses, which may show a new key or signing secret) with ASP.NET Core Data
 /// Protection. Its key ring lives in the database, so every node can read what another wrote.
 /// </summary>
 internal sealed class SecretProtector(IDataProtectionProvider provider)
@@ -14,6 +15,21 @@ internal sealed class SecretProtector(IDataProtectionProvider provider)
     private readonly IDataProtector _protector = provider.CreateProtector("WebhooksApi.Secrets.v1");
 
     public string Protect(string plaintext) => _protector.Protect(plaintext);
+
+    public byte[] Protect(byte[] plaintext) => _protector.Protect(plaintext);
+
+    /// <summary>Null when the bytes are not ours to read (written before they were encrypted, or by a lost key).</summary>
+    public byte[]? TryUnprotect(byte[] ciphertext)
+    {
+        try
+        {
+            return _protector.Unprotect(ciphertext);
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
 
     public string Unprotect(string ciphertext)
     {

@@ -10,6 +10,8 @@ internal static class SecurityExtensions
     {
         builder.Services.Configure<OperatorOptions>(builder.Configuration.GetSection(OperatorOptions.Section));
         builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection(BootstrapOptions.Section));
+        builder.Services.Configure<FailedAuthOptions>(builder.Configuration.GetSection(FailedAuthOptions.Section));
+        builder.Services.AddSingleton<FailedAuthLimiter>();
         builder.Services
             .AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -24,6 +26,7 @@ internal static class SecurityExtensions
 
     public static WebApplication UseSecurity(this WebApplication app)
     {
+        app.Use(FailedAuthLimiter.Middleware);
         app.UseAuthentication();
         app.UseAuthorization();
         return app;

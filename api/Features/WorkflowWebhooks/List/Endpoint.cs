@@ -26,6 +26,15 @@ internal sealed class Endpoint : IEndpoint
             return problem!;
         }
 
+        // A connectionId that is not one of our ids could never match: say so, as the other lists do.
+        var errors = new ValidationErrors();
+        workflowId = QueryFilters.Text(errors, "workflowId", workflowId, 200);
+        var connection = QueryFilters.Id(errors, "connectionId", connectionId);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
         var accountId = http.User.GetAccountId();
         var query = db.WorkflowWebhooks.AsNoTracking().Where(w => w.AccountId == accountId);
         if (workflowId is not null)
@@ -33,9 +42,8 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(w => w.WorkflowId == workflowId);
         }
 
-        if (connectionId is not null)
+        if (connection is { } id)
         {
-            var id = Guid.TryParse(connectionId, out var parsed) ? parsed : Guid.Empty;
             query = query.Where(w => w.ConnectionId == id);
         }
 
