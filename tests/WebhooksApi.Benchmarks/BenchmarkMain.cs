@@ -77,6 +77,7 @@ internal static class BenchmarkMain
             cancel.Cancel();
         };
 
+        CommandCounter.EnsureStarted();
         var commit = await GitCommitAsync();
         var results = new JsonArray();
         var table = new List<string[]>();

@@ -98,6 +98,13 @@ internal sealed class MemorySampler : IAsyncDisposable
 
     public double PeakMb => Interlocked.Read(ref _peak) / 1024.0 / 1024.0;
 
+    /// <summary>CPU time this process has used (all threads), to express work per delivery independently of the machine's other load.</summary>
+    public static TimeSpan CpuTime()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
     public static double CurrentMb()
     {
         using var process = Process.GetCurrentProcess();

@@ -16,7 +16,7 @@ internal sealed class BacklogScenario : Scenario
 
     public override int DefaultN => 1_000_000;
 
-    public override int AllN => 50_000;
+    public override int AllN => 20_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {
@@ -43,14 +43,20 @@ internal sealed class BacklogScenario : Scenario
 
         GC.Collect();
         var afterIngest = MemorySampler.CurrentMb();
+        var cpu = MemorySampler.CpuTime();
+        var commands = CommandCounter.Count;
         var drainClock = Stopwatch.StartNew();
         await env.Api.ActivateAsync(step.ConnectionId, cancellationToken);
         await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= n, TimeSpan.FromMinutes(15), $"{n} backlog deliveries drained", cancellationToken, pollMs: 250);
         var drain = n / drainClock.Elapsed.TotalSeconds;
+        var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
+        var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;
         return new RunFigures()
             .Add("ingest", ingest, "exec/s")
             .Add("working set after ingest", afterIngest, "MB", Goal.Below, 400)
             .Add("peak working set", memory.PeakMb, "MB", Goal.Below, 400)
-            .Add("drain", drain, "deliv/s");
+            .Add("drain", drain, "deliv/s")
+            .Add("drain CPU per delivery (whole process)", cpuPerDelivery, "ms")
+            .Add("drain SQL commands per delivery", commandsPerDelivery, "");
     }
 }

@@ -27,7 +27,7 @@ internal sealed class LogsScenario : Scenario
 
     public override int DefaultN => 5_000_000;
 
-    public override int AllN => 500_000;
+    public override int AllN => 200_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {

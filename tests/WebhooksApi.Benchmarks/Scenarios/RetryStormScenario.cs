@@ -21,7 +21,7 @@ internal sealed class RetryStormScenario : Scenario
 
     public override int DefaultN => 10_000;
 
-    public override int AllN => 5_000;
+    public override int AllN => 2_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {

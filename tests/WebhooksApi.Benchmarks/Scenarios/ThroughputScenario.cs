@@ -15,7 +15,7 @@ internal sealed class ThroughputScenario : Scenario
 
     public override int DefaultN => 100_000;
 
-    public override int AllN => 20_000;
+    public override int AllN => 10_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {
@@ -30,6 +30,8 @@ internal sealed class ThroughputScenario : Scenario
 
         var batches = (n + ThroughputShape.BatchSize - 1) / ThroughputShape.BatchSize;
         var bodies = Enumerable.Range(0, batches).Select(b => ServiceApi.ExecutionBatch(b * ThroughputShape.BatchSize, Math.Min(ThroughputShape.BatchSize, n - (b * ThroughputShape.BatchSize)))).ToArray();
+        var cpu = MemorySampler.CpuTime();
+        var commands = CommandCounter.Count;
         var clock = Stopwatch.StartNew();
         var next = -1;
         var posters = Enumerable.Range(0, ThroughputShape.ClientParallelism).Select(async _ =>
@@ -44,6 +46,8 @@ internal sealed class ThroughputScenario : Scenario
         var accepted = clock.Elapsed;
         await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= n, TimeSpan.FromMinutes(10), $"{n} attempts logged", cancellationToken);
         var completed = clock.Elapsed;
+        var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
+        var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;
         var succeeded = await env.DeliveriesAsync("succeeded", cancellationToken);
         if (succeeded != n)
         {
@@ -56,6 +60,8 @@ internal sealed class ThroughputScenario : Scenario
             .Add("accepted/s", n / accepted.TotalSeconds, "exec/s")
             .Add("delivered/s end to end", delivered, "deliv/s", Goal.AtLeast, target)
             .Add("limit (same run)", limit, "req/s")
-            .Add("ratio to limit", delivered / limit, "x", Goal.AtLeast, 0.5);
+            .Add("ratio to limit", delivered / limit, "x", Goal.AtLeast, 0.5)
+            .Add("CPU per delivery (whole process)", cpuPerDelivery, "ms")
+            .Add("SQL commands per delivery (accept + send + log)", commandsPerDelivery, "");
     }
 }
