@@ -19,6 +19,8 @@ internal static class PersistenceExtensions
 {
     public const string DefaultSqliteConnectionString = "Data Source=data/webhooks.db";
 
+    private static readonly SqliteBusyTimeout BusyTimeout = new();
+
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
@@ -59,6 +61,7 @@ internal static class PersistenceExtensions
         else
         {
             db.UseSqlite(connectionString, sqlite => sqlite.MigrationsHistoryTable("__ef_migrations_history"));
+            db.AddInterceptors(BusyTimeout);
         }
 
         // Migrations are written by hand (EF's design-time package is not served here), so

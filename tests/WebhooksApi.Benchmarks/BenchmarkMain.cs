@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using WebhooksApi.Benchmarks.Harness;
+using WebhooksApi.Benchmarks.Scenarios;
+
+namespace WebhooksApi.Benchmarks;
+
+/// <summary>
+/// dotnet run -c Release --project tests/WebhooksApi.Benchmarks -- &lt;scenario|all&gt; [--n N] [--runs R]
+/// [--provider sqlite|postgres] [--out results.json]. Each scenario runs R times (3) on a fresh
+/// database and service; the table shows each figure's median with min and max, beside its target.
+/// </summary>
+internal static class BenchmarkMain
+{
+    private static readonly Scenario[] Scenarios =
+    [
+        new LimitScenario(),
+        new ThroughputScenario(),
+        new LatencyScenario(),
+        new RetryStormScenario(),
+        new BacklogScenario(),
+        new LogsScenario(),
+        new FanoutScenario(),
+    ];
+
+    public static async Task<int> Main(string[] args)
+    {
+        string? name = null;
+        int? n = null;
+        var runs = 3;
+        var provider = "sqlite";
+        string? output = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            switch (args[i])
+            {
+                case "--n" when int.TryParse(value, out var parsed) && parsed > 0:
+                    n = parsed;
+                    i++;
+                    break;
+                case "--runs" when int.TryParse(value, out var parsed) && parsed > 0:
+                    runs = parsed;
+                    i++;
+                    break;
+                case "--provider" when value is "sqlite" or "postgres":
+                    provider = value;
+                    i++;
+                    break;
+                case "--out" when value is not null:
+                    output = value;
+                    i++;
+                    break;
+                default:
+                    if (name is null && !args[i].StartsWith("--", StringComparison.Ordinal))
+                    {
+                        name = args[i];
+                        break;
+                    }
+
+                    return Usage($"Unexpected argument '{args[i]}'.");
+            }
+        }
+
+        var selected = name == "all" ? Scenarios : Scenarios.Where(s => s.Name == name).ToArray();
+        if (selected.Length == 0)
+        {
+            return Usage(name is null ? "Name a scenario." : $"Unknown scenario '{name}'.");
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+
+        CommandCounter.EnsureStarted();
+        var commit = await GitCommitAsync();
+        var results = new JsonArray();
+        var table = new List<string[]>();
+        var failures = 0;
+        var total = Stopwatch.StartNew();
+        foreach (var scenario in selected)
+        {
+            var size = n ?? (name == "all" ? scenario.AllN : scenario.DefaultN);
+            var perRun = new List<RunFigures>();
+            string? error = null;
+            for (var run = 1; run <= runs; run++)
+            {
+                Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}] {scenario.Name} n={size} ({scenario.Unit}) run {run}/{runs} on {provider} ...");
+                try
+                {
+                    var clock = Stopwatch.StartNew();
+                    perRun.Add(await scenario.RunAsync(provider, size, cancel.Token));
+                    Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}]   done in {clock.Elapsed.TotalSeconds:0.0} s: "
+                        + string.Join(", ", perRun[^1].Items.Select(f => $"{f.Name}={Format(f.Value)}")));
+                }
+                catch (Exception e) when (!cancel.IsCancellationRequested)
+                {
+                    error = e.ToString();
+                    Console.Error.WriteLine($"{scenario.Name} failed: {e}");
+                    break;
+                }
+            }
+
+            var figures = Summarise(perRun);
+            if (error is not null || figures.Count == 0)
+            {
+                failures++;
+            }
+
+            foreach (var f in figures)
+            {
+                table.Add([scenario.Name, f.Name, $"{Format(f.Median)} {f.Unit}", $"{Format(f.Min)} .. {Format(f.Max)}", f.TargetText, f.Verdict]);
+            }
+
+            if (error is not null)
+            {
+                table.Add([scenario.Name, "ERROR", error.Split('\n')[0].Trim(), "", "", "FAILED"]);
+            }
+
+            results.Add(new JsonObject
+            {
+                ["scenario"] = scenario.Name,
+                ["provider"] = provider,
+                ["n"] = size,
+                ["unit"] = scenario.Unit,
+                ["runs"] = perRun.Count,
+                ["cores"] = Environment.ProcessorCount,
+                ["commit"] = commit,
+                ["machine"] = Environment.MachineName,
+                ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+                ["date"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                ["error"] = error,
+                ["figures"] = new JsonArray([.. figures.Select(f => (JsonNode)new JsonObject
+                {
+                    ["name"] = f.Name,
+                    ["unit"] = f.Unit,
+                    ["median"] = Math.Round(f.Median, 3),
+                    ["min"] = Math.Round(f.Min, 3),
+                    ["max"] = Math.Round(f.Max, 3),
+                    ["target"] = f.TargetText.Length == 0 ? null : f.TargetText,
+                    ["met"] = f.Met,
+                })]),
+            });
+        }
+
+        Print(table, provider, commit, total.Elapsed);
+        if (output is not null)
+        {
+            await File.WriteAllTextAsync(output, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"Wrote {output}");
+        }
+
+        return failures == 0 ? 0 : 1;
+    }
+
+    private sealed record Summary(string Name, string Unit, double Median, double Min, double Max, string TargetText, bool? Met)
+    {
+        public string Verdict => Met switch { true => "met", false => "MISSED", null => "" };
+    }
+
+    private static List<Summary> Summarise(List<RunFigures> runs)
+    {
+        if (runs.Count == 0)
+        {
+            return [];
+        }
+
+        return [.. runs[0].Items.Select(first =>
+        {
+            var values = runs.Select(r => r.Items.FirstOrDefault(f => f.Name == first.Name)?.Value).OfType<double>().ToList();
+            var median = Stats.Median(values);
+            var judged = first with { Value = median };
+            var target = first.Target is { } t ? (first.Goal == Goal.AtLeast ? ">= " : "< ") + Format(t) : string.Empty;
+            return new Summary(first.Name, first.Unit, median, values.Min(), values.Max(), target, judged.Met);
+        })];
+    }
+
+    private static void Print(List<string[]> rows, string provider, string commit, TimeSpan elapsed)
+    {
+        string[] header = ["scenario", "figure", "median", "min .. max", "target", ""];
+        var all = new List<string[]> { header };
+        all.AddRange(rows);
+        var widths = Enumerable.Range(0, header.Length).Select(c => all.Max(r => r[c].Length)).ToArray();
+        Console.WriteLine();
+        Console.WriteLine($"provider {provider}, {Environment.ProcessorCount} cores, commit {commit}, {elapsed.TotalSeconds:0} s");
+        foreach (var row in all)
+        {
+            Console.WriteLine("| " + string.Join(" | ", row.Select((cell, c) => cell.PadRight(widths[c]))) + " |");
+            if (row == header)
+            {
+                Console.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
+            }
+        }
+    }
+
+    public static string Format(double value) => Math.Abs(value) switch
+    {
+        >= 100 => value.ToString("N0", CultureInfo.InvariantCulture),
+        >= 10 => value.ToString("0.0", CultureInfo.InvariantCulture),
+        _ => value.ToString("0.00", CultureInfo.InvariantCulture),
+    };
+
+    private static async Task<string> GitCommitAsync()
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", "rev-parse --short HEAD") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+            var text = await git.StandardOutput.ReadToEndAsync();
+            await git.WaitForExitAsync();
+            return git.ExitCode == 0 ? text.Trim() : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    private static int Usage(string error)
+    {
+        Console.Error.WriteLine(error);
+        Console.Error.WriteLine("usage: dotnet run -c Release --project tests/WebhooksApi.Benchmarks -- <scenario|all> [--n N] [--runs R] [--provider sqlite|postgres] [--out results.json]");
+        foreach (var s in Scenarios)
+        {
+            Console.Error.WriteLine($"  {s.Name,-12} --n = {s.Unit} (default {s.DefaultN:N0}; {s.AllN:N0} under all)");
+        }
+
+        return 2;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace WebhooksApi.Benchmarks.Harness;
+
+/// <summary>A connection (tested and activated unless asked otherwise) with a workflow step bound to it.</summary>
+internal sealed record BenchStep(string ConnectionId, string StepId, string Url);
+
+/// <summary>The calls the scenarios make, over real HTTP with the admin key.</summary>
+internal static class ServiceApi
+{
+    public static async Task<BenchStep> CreateStepAsync(
+        this HttpClient client, string url, int maxConcurrency = 100, JsonObject? retryPolicy = null, bool activate = true, CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject
+        {
+            ["title"] = "bench " + url,
+            ["url"] = url,
+            ["maxConcurrency"] = maxConcurrency,
+        };
+        if (retryPolicy is not null)
+        {
+            body["retryPolicy"] = retryPolicy;
+        }
+
+        var connection = await client.SendJsonAsync(HttpMethod.Post, "/v1/connections", body, HttpStatusCode.Created, cancellationToken);
+        var connectionId = connection["id"]!.GetValue<string>();
+        if (activate)
+        {
+            await client.ActivateAsync(connectionId, cancellationToken);
+        }
+
+        var step = await client.SendJsonAsync(
+            HttpMethod.Post,
+            "/v1/workflow-webhooks",
+            new JsonObject { ["name"] = "bench", ["workflowId"] = "wf-" + connectionId[..8], ["stepId"] = "s-" + connectionId, ["connectionId"] = connectionId },
+            HttpStatusCode.Created,
+            cancellationToken);
+        return new BenchStep(connectionId, step["id"]!.GetValue<string>(), url);
+    }
+
+    /// <summary>A successful test send, then activate (the API's rule for `active`).</summary>
+    public static async Task ActivateAsync(this HttpClient client, string connectionId, CancellationToken cancellationToken)
+    {
+        var test = await client.SendJsonAsync(HttpMethod.Post, $"/v1/connections/{connectionId}/test", new JsonObject(), HttpStatusCode.OK, cancellationToken);
+        if (test["outcome"]?.GetValue<string>() != "ok")
+        {
+            throw new InvalidOperationException($"Test send of {connectionId} did not succeed: {test.ToJsonString()}");
+        }
+
+        await client.SendJsonAsync(HttpMethod.Post, $"/v1/connections/{connectionId}/activate", null, HttpStatusCode.OK, cancellationToken);
+    }
+
+    /// <summary>A batch of executions as the workflow engine sends them: {"items": [...]}.</summary>
+    public static string ExecutionBatch(int first, int count)
+    {
+        var json = new StringBuilder(count * 110).Append("{\"items\":[");
+        for (var i = first; i < first + count; i++)
+        {
+            if (i > first)
+            {
+                json.Append(',');
+            }
+
+            json.Append("{\"contact\":{\"id\":\"c").Append(i).Append("\",\"email\":\"c").Append(i)
+                .Append("@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":").Append(i).Append(",\"total\":42.5}}");
+        }
+
+        return json.Append("]}").ToString();
+    }
+
+    public static string SingleExecution(int i) =>
+        "{\"contact\":{\"id\":\"c" + i + "\",\"email\":\"c" + i + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
+
+    /// <summary>POSTs executions; returns the accepted delivery ids.</summary>
+    public static async Task<string[]> ExecuteAsync(this HttpClient client, string stepId, string json, CancellationToken cancellationToken)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = await client.PostAsync(new Uri($"/v1/workflow-webhooks/{stepId}/executions", UriKind.Relative), content, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Accepted)
+        {
+            throw new InvalidOperationException($"executions answered {(int)response.StatusCode}: {text[..Math.Min(text.Length, 500)]}");
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return [.. document.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("id").GetString()!)];
+    }
+
+    public static async Task<JsonNode> SendJsonAsync(this HttpClient client, HttpMethod method, string url, JsonNode? body, HttpStatusCode expected, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (response.StatusCode != expected)
+        {
+            throw new InvalidOperationException($"{method} {url} answered {(int)response.StatusCode}, expected {(int)expected}: {text[..Math.Min(text.Length, 500)]}");
+        }
+
+        return string.IsNullOrEmpty(text) ? new JsonObject() : JsonNode.Parse(text)!;
+    }
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using WebhooksApi.Benchmarks.Harness;
+
+namespace WebhooksApi.Benchmarks.Scenarios;
+
+/// <summary>
+/// 5. N executions to a connection that may not send yet (created, never tested: its deliveries
+/// are held), then it is tested and activated and the backlog drains. Figures: ingest rate,
+/// working set after ingest and at peak (this process: service, receiver and client), drain rate.
+/// </summary>
+internal sealed class BacklogScenario : Scenario
+{
+    public override string Name => "backlog";
+
+    public override string Unit => "pending deliveries";
+
+    public override int DefaultN => 1_000_000;
+
+    public override int AllN => 20_000;
+
+    public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
+    {
+        await using var env = await BenchEnvironment.StartAsync(provider, null, cancellationToken);
+        await using var memory = new MemorySampler();
+        var step = await env.Api.CreateStepAsync(env.Receiver.Url("/backlog"), 100, activate: false, cancellationToken: cancellationToken);
+        var batches = (n + 999) / 1_000;
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, ThroughputShape.ClientParallelism).Select(async _ =>
+        {
+            int b;
+            while ((b = Interlocked.Increment(ref next)) < batches)
+            {
+                await env.Api.ExecuteAsync(step.StepId, ServiceApi.ExecutionBatch(b * 1_000, Math.Min(1_000, n - (b * 1_000))), cancellationToken);
+            }
+        }));
+        var ingest = n / clock.Elapsed.TotalSeconds;
+        var held = await env.DeliveriesAsync("held", cancellationToken);
+        if (held != n)
+        {
+            throw new InvalidOperationException($"{held} of {n} deliveries are held.");
+        }
+
+        GC.Collect();
+        var afterIngest = MemorySampler.CurrentMb();
+        var cpu = MemorySampler.CpuTime();
+        var commands = CommandCounter.Count;
+        var drainClock = Stopwatch.StartNew();
+        await env.Api.ActivateAsync(step.ConnectionId, cancellationToken);
+        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= n, TimeSpan.FromMinutes(15), $"{n} backlog deliveries drained", cancellationToken, pollMs: 250);
+        var drain = n / drainClock.Elapsed.TotalSeconds;
+        var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
+        var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;
+        return new RunFigures()
+            .Add("ingest", ingest, "exec/s")
+            .Add("working set after ingest", afterIngest, "MB", Goal.Below, 400)
+            .Add("peak working set", memory.PeakMb, "MB", Goal.Below, 400)
+            .Add("drain", drain, "deliv/s")
+            .Add("drain CPU per delivery (whole process)", cpuPerDelivery, "ms")
+            .Add("drain SQL commands per delivery", commandsPerDelivery, "");
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using WebhooksApi.Benchmarks.Harness;
+
+namespace WebhooksApi.Benchmarks.Scenarios;
+
+/// <summary>
+/// 7. Isolation: one fast connection's throughput alone, then again while many slow connections
+/// (the receiver answers them after 200 ms) all have work queued. N is the fast connection's
+/// deliveries per phase; the slow connections number N/10 (1,000 at the default N), each with
+/// enough queued to stay busy through the fast phase.
+/// </summary>
+internal sealed class FanoutScenario : Scenario
+{
+    public override string Name => "fanout";
+
+    public override string Unit => "fast deliveries (slow connections = n/10, 10..1,000)";
+
+    public override int DefaultN => 10_000;
+
+    public override int AllN => 2_000;
+
+    public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
+    {
+        await using var env = await BenchEnvironment.StartAsync(provider, null, cancellationToken);
+        var slowCount = Math.Clamp(n / 10, 10, 1_000);
+        var fast = await env.Api.CreateStepAsync(env.Receiver.Url("/fast"), 100, cancellationToken: cancellationToken);
+        var slow = new BenchStep[slowCount];
+        await Parallel.ForAsync(0, slowCount, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (i, ct) =>
+            slow[i] = await env.Api.CreateStepAsync(env.Receiver.Url($"/slow/{i}"), 10, cancellationToken: ct));
+
+        var solo = await FastRateAsync(env, fast, n, cancellationToken);
+
+        // Enough slow work that the slow connections are still busy when the fast phase ends:
+        // together they can take at most min(10 per connection, the node's 1,024 in flight)
+        // requests per 200 ms; queue twice what that drains in the time the fast phase took alone.
+        var slowPerSecond = Math.Min(slowCount * 10, 1_024) / 0.2;
+        var perSlow = (int)Math.Clamp(2 * slowPerSecond * (n / solo) / slowCount, 5, 200);
+        var slowBody = ServiceApi.ExecutionBatch(0, perSlow);
+        var slowBefore = env.Receiver.Succeeded - env.Receiver.FastSucceeded;
+        await Parallel.ForAsync(0, slowCount, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (i, ct) =>
+            await env.Api.ExecuteAsync(slow[i].StepId, slowBody, ct));
+        var loaded = await FastRateAsync(env, fast, n, cancellationToken);
+        var slowDone = env.Receiver.Succeeded - env.Receiver.FastSucceeded - slowBefore;
+        var slowTotal = (long)perSlow * slowCount;
+        return new RunFigures()
+            .Add("fast alone", solo, "deliv/s")
+            .Add("fast beside slow ones", loaded, "deliv/s")
+            .Add("kept", loaded / solo, "x", Goal.AtLeast, 0.8)
+            .Add("slow connections", slowCount, "")
+            .Add("slow work left at end", 1 - ((double)slowDone / slowTotal), "x");
+    }
+
+    /// <summary>Fast deliveries per second, from the first call to the last 2xx at the receiver.</summary>
+    private static async Task<double> FastRateAsync(BenchEnvironment env, BenchStep fast, int n, CancellationToken cancellationToken)
+    {
+        var target = env.Receiver.FastSucceeded + n;
+        var clock = Stopwatch.StartNew();
+        for (var first = 0; first < n; first += 1_000)
+        {
+            await env.Api.ExecuteAsync(fast.StepId, ServiceApi.ExecutionBatch(first, Math.Min(1_000, n - first)), cancellationToken);
+        }
+
+        await BenchEnvironment.UntilAsync(() => Task.FromResult(env.Receiver.FastSucceeded >= target), TimeSpan.FromMinutes(5), $"{n} fast deliveries", cancellationToken, pollMs: 10);
+        return n / clock.Elapsed.TotalSeconds;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using WebhooksApi.Benchmarks.Harness;
+using WebhooksApi.Security;
+
+namespace WebhooksApi.Benchmarks.Scenarios;
+
+/// <summary>
+/// 3. A steady offered load of single-item executions (1,000/s; N in total, so the default 30,000
+/// is 30 s), open loop: a request is started on schedule whether or not earlier ones answered.
+/// API latency is the executions call's round trip; delivery latency runs from the moment the
+/// 202 arrived to the first byte of that delivery at the receiver (it can be slightly negative:
+/// the dispatcher may send before the 202 reaches the client).
+/// </summary>
+internal sealed class LatencyScenario : Scenario
+{
+    private const int RatePerSecond = 1_000;
+
+    public override string Name => "latency";
+
+    public override string Unit => "executions at 1,000/s";
+
+    public override int DefaultN => 30_000;
+
+    public override int AllN => 5_000;
+
+    public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
+    {
+        await using var env = await BenchEnvironment.StartAsync(provider, null, cancellationToken);
+        var step = await env.Api.CreateStepAsync(env.Receiver.Url("/latency"), cancellationToken: cancellationToken);
+        var arrivals = new ConcurrentDictionary<string, long>();
+        env.Receiver.Arrivals = arrivals;
+        // Warm the path (JIT, pools) before the measured load.
+        for (var i = 0; i < 200; i++)
+        {
+            await env.Api.ExecuteAsync(step.StepId, ServiceApi.SingleExecution(-i), cancellationToken);
+        }
+
+        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= 200, TimeSpan.FromMinutes(1), "warm-up deliveries", cancellationToken);
+
+        var api = new double[n];
+        var accepted = new (string MessageId, long At)[n];
+        var inFlight = new List<Task>(n);
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n; i++)
+        {
+            var due = TimeSpan.FromSeconds((double)i / RatePerSecond);
+            var wait = due - Stopwatch.GetElapsedTime(start);
+            if (wait > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            var index = i;
+            inFlight.Add(Task.Run(
+                async () =>
+                {
+                    var sent = Stopwatch.GetTimestamp();
+                    var ids = await env.Api.ExecuteAsync(step.StepId, ServiceApi.SingleExecution(index), cancellationToken);
+                    var at = Stopwatch.GetTimestamp();
+                    api[index] = Stopwatch.GetElapsedTime(sent, at).TotalMilliseconds;
+                    accepted[index] = (WebhookSigner.NewMessageId(Guid.Parse(ids[0])), at);
+                },
+                cancellationToken));
+        }
+
+        await Task.WhenAll(inFlight);
+        var offered = n / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.MessageId))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
+        var toReceiver = accepted.Select(a => Stopwatch.GetElapsedTime(a.At, arrivals[a.MessageId]).TotalMilliseconds).ToList();
+        return new RunFigures()
+            .Add("offered load", offered, "exec/s")
+            .Add("API p50", Stats.Percentile(api, 50), "ms")
+            .Add("API p99", Stats.Percentile(api, 99), "ms", Goal.Below, 20)
+            .Add("accepted -> receiver p50", Stats.Percentile(toReceiver, 50), "ms")
+            .Add("accepted -> receiver p99", Stats.Percentile(toReceiver, 99), "ms", Goal.Below, 50);
+    }
+}

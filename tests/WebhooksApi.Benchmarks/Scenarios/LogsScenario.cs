@@ -1,0 +1,279 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using NpgsqlTypes;
+using WebhooksApi.Benchmarks.Harness;
+using WebhooksApi.Http;
+
+namespace WebhooksApi.Benchmarks.Scenarios;
+
+/// <summary>
+/// 6. The log list (GET /v1/logs) over N attempt rows. The rows are written straight into the
+/// attempts table (prepared INSERTs in large transactions on SQLite, binary COPY on PostgreSQL;
+/// through the API it would take hours), one every 100 ms of the recent past, 50,000 distinct
+/// contacts, mostly 200s with some 404/429/500. Each filter is asked for its first page and for
+/// a page deep in the table (a cursor at the middle row), over HTTP; p50/p95 of 20 calls each.
+/// </summary>
+internal sealed class LogsScenario : Scenario
+{
+    private const int Contacts = 50_000;
+    private const string Url = "http://127.0.0.1/logs";
+    private const string Headers = """{"content-type":"application/json","webhook-id":"msg_x","webhook-signature":"***"}""";
+    private const string Body = """{"contact":{"id":"c1","email":"c1@example.com"},"event":{"orderId":1}}""";
+    private const int Calls = 20;
+    private static readonly TimeSpan Spacing = TimeSpan.FromMilliseconds(100);
+
+    public override string Name => "logs";
+
+    public override string Unit => "attempt rows";
+
+    public override int DefaultN => 5_000_000;
+
+    public override int AllN => 200_000;
+
+    public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
+    {
+        await using var env = await BenchEnvironment.StartAsync(provider, null, cancellationToken);
+        var step = await env.Api.CreateStepAsync(env.Receiver.Url("/logs"), cancellationToken: cancellationToken);
+        var accountId = Guid.Parse((await env.Database.ScalarTextAsync("SELECT id FROM accounts", cancellationToken))!);
+        var end = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var start = end - (Spacing * n);
+        var seedClock = Stopwatch.StartNew();
+        var middle = await SeedAsync(env.Database, accountId, Guid.Parse(step.ConnectionId), Guid.Parse(step.StepId), start, n, cancellationToken);
+        var seedRate = n / seedClock.Elapsed.TotalSeconds;
+        var deep = PageRequest.Encode(middle);
+        var figures = new RunFigures().Add("seed rows/s", seedRate, "rows/s");
+
+        var span = end - start;
+        string Time(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("O", CultureInfo.InvariantCulture));
+        string Email() => $"c{Random.Shared.Next(Contacts)}@example.com";
+        string Range()
+        {
+            var from = start + (span * (0.3 + (Random.Shared.NextDouble() * 0.1)));
+            return $"from={Time(from)}&to={Time(from + (span * 0.3))}";
+        }
+
+        (string Name, Func<string> Query)[] filters =
+        [
+            ("none", () => string.Empty),
+            ("status 500", () => "statusCode=500"),
+            ("status 4xx", () => "statusCode=4xx"),
+            ("email", () => "email=" + Email()),
+            ("identifier", () => "identifier=" + Email()),
+            ("date range", Range),
+            ("combined", () => $"statusCode=200&email={Email()}&{Range()}"),
+        ];
+        foreach (var (name, query) in filters)
+        {
+            var first = await TimeCallsAsync(env.Api, query, null, cancellationToken);
+            var deeper = await TimeCallsAsync(env.Api, query, deep, cancellationToken);
+            figures.Add($"{name}: first page p50", Stats.Percentile(first, 50), "ms")
+                .Add($"{name}: first page p95", Stats.Percentile(first, 95), "ms", Goal.Below, 50)
+                .Add($"{name}: deep cursor p50", Stats.Percentile(deeper, 50), "ms")
+                .Add($"{name}: deep cursor p95", Stats.Percentile(deeper, 95), "ms");
+        }
+
+        return figures;
+    }
+
+    private static async Task<List<double>> TimeCallsAsync(HttpClient api, Func<string> query, string? cursor, CancellationToken cancellationToken)
+    {
+        var times = new List<double>();
+        for (var i = -3; i < Calls; i++)
+        {
+            var q = query();
+            if (cursor is not null)
+            {
+                q = (q.Length > 0 ? q + "&" : string.Empty) + "cursor=" + cursor;
+            }
+
+            var clock = Stopwatch.StartNew();
+            using var response = await api.GetAsync(new Uri("/v1/logs?" + q, UriKind.Relative), cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            var elapsed = clock.Elapsed.TotalMilliseconds;
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"GET /v1/logs?{q} answered {(int)response.StatusCode}: {body[..Math.Min(500, body.Length)]}");
+            }
+
+            if (i >= 0)
+            {
+                times.Add(elapsed);
+            }
+        }
+
+        return times;
+    }
+
+    private sealed record Row(Guid Id, DateTimeOffset At, string ContactId, string Email, int? Status, string Outcome, int DurationMs);
+
+    private static Row MakeRow(DateTimeOffset start, int i)
+    {
+        var at = start + (Spacing * i);
+        var contact = (int)((i * 7919L) % Contacts);
+        var roll = i % 100;
+        var (status, outcome) = roll switch
+        {
+            < 88 => ((int?)200, "ok"),
+            < 92 => (404, "http_error"),
+            < 94 => (429, "http_error"),
+            < 99 => (500, "http_error"),
+            _ => (null, "timeout"),
+        };
+        return new Row(Guid.CreateVersion7(at), at, "c" + contact.ToString(CultureInfo.InvariantCulture), $"c{contact}@example.com", status, outcome, 20 + (i % 180));
+    }
+
+    /// <summary>Writes the rows; returns the id of the middle one (the deep cursor).</summary>
+    private static async Task<Guid> SeedAsync(BenchDatabase database, Guid accountId, Guid connectionId, Guid stepId, DateTimeOffset start, int n, CancellationToken cancellationToken)
+    {
+        var middle = MakeRow(start, n / 2).Id;
+        await using var connection = await database.OpenAsync(cancellationToken);
+        if (connection is NpgsqlConnection pg)
+        {
+            await CopyAsync(pg, accountId, connectionId, stepId, start, n, cancellationToken);
+            await using var analyze = new NpgsqlCommand("ANALYZE attempts", pg);
+            await analyze.ExecuteNonQueryAsync(cancellationToken);
+            return middle;
+        }
+
+        await using (var pragma = connection.CreateCommand())
+        {
+            // Seeding only: this connection's commits need not wait for the disk.
+            pragma.CommandText = "PRAGMA synchronous = OFF";
+            await pragma.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // The attempts table's ten indexes are dropped for the load and built again after it from
+        // their own definitions: one sorted build each is far faster than millions of inserts into
+        // each b-tree, and leaves the same schema the migrations made.
+        var indexes = new List<string>();
+        var names = new List<string>();
+        await using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts' AND sql IS NOT NULL";
+            await using var reader = await list.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                names.Add(reader.GetString(0));
+                indexes.Add(reader.GetString(1));
+            }
+        }
+
+        foreach (var name in names)
+        {
+            await using var drop = connection.CreateCommand();
+            drop.CommandText = $"DROP INDEX \"{name}\"";
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at, contact_id, email, phone, identifier,
+              request_method, request_url, request_headers_json, request_body, status_code, response_headers_json, response_body, duration_ms, outcome, error)
+            VALUES ($id, $account, $connection, $delivery, $step, 0, 1, $at, $contact, $email, NULL, $email, 'POST', $url, $headers, $body, $status, '{}', 'ok', $duration, $outcome, NULL)
+            """;
+        DbParameter Parameter(string name, object? value = null)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            command.Parameters.Add(p);
+            return p;
+        }
+
+        var id = Parameter("$id");
+        Parameter("$account", database.GuidValue(accountId));
+        Parameter("$connection", database.GuidValue(connectionId));
+        var delivery = Parameter("$delivery");
+        Parameter("$step", database.GuidValue(stepId));
+        var at = Parameter("$at");
+        var contact = Parameter("$contact");
+        var email = Parameter("$email");
+        Parameter("$url", Url);
+        Parameter("$headers", Headers);
+        Parameter("$body", Body);
+        var statusCode = Parameter("$status");
+        var duration = Parameter("$duration");
+        var outcomeCode = Parameter("$outcome");
+        await command.PrepareAsync(cancellationToken);
+        for (var i = 0; i < n;)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            command.Transaction = transaction;
+            for (var end = Math.Min(n, i + 100_000); i < end; i++)
+            {
+                var r = MakeRow(start, i);
+                id.Value = database.GuidValue(r.Id);
+                delivery.Value = database.GuidValue(Guid.CreateVersion7(r.At));
+                at.Value = database.TimeValue(r.At);
+                contact.Value = r.ContactId;
+                email.Value = r.Email;
+                statusCode.Value = r.Status is { } s ? s : DBNull.Value;
+                duration.Value = r.DurationMs;
+                outcomeCode.Value = r.Outcome;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        foreach (var definition in indexes)
+        {
+            await using var create = connection.CreateCommand();
+            create.CommandText = definition;
+            create.CommandTimeout = 600;
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var analyzeSqlite = connection.CreateCommand();
+        analyzeSqlite.CommandText = "ANALYZE";
+        await analyzeSqlite.ExecuteNonQueryAsync(cancellationToken);
+        return middle;
+    }
+
+    /// <summary>PostgreSQL: binary COPY, the fastest way in; the copy must be finished before the connection runs anything else.</summary>
+    private static async Task CopyAsync(NpgsqlConnection pg, Guid accountId, Guid connectionId, Guid stepId, DateTimeOffset start, int n, CancellationToken cancellationToken)
+    {
+        await using var copy = await pg.BeginBinaryImportAsync(
+            "COPY attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at, contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code, response_headers_json, response_body, duration_ms, outcome, error) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        for (var i = 0; i < n; i++)
+        {
+            var r = MakeRow(start, i);
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(accountId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(connectionId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(Guid.CreateVersion7(r.At), NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(stepId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
+            await copy.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(r.At, NpgsqlDbType.TimestampTz, cancellationToken);
+            await copy.WriteAsync(r.ContactId, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(r.Email, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteNullAsync(cancellationToken);
+            await copy.WriteAsync(r.Email, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync("POST", NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(Url, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(Headers, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(Body, NpgsqlDbType.Text, cancellationToken);
+            if (r.Status is { } status)
+            {
+                await copy.WriteAsync(status, NpgsqlDbType.Integer, cancellationToken);
+            }
+            else
+            {
+                await copy.WriteNullAsync(cancellationToken);
+            }
+
+            await copy.WriteAsync("{}", NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync("ok", NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(r.DurationMs, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(r.Outcome, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteNullAsync(cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+}
