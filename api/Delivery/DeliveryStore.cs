@@ -73,6 +73,12 @@ internal static class DeliveryStore
                 .SetProperty(d => d.LockedUntil, (DateTimeOffset?)null)
                 .SetProperty(d => d.UpdatedAt, now), cancellationToken);
 
+    /// <summary>A live node extends the leases of the claims it still works on (rows already written have no token).</summary>
+    public static Task<int> RenewAsync(WebhooksDbContext db, IReadOnlyCollection<Guid?> tokens, DateTimeOffset until, CancellationToken cancellationToken) =>
+        db.Deliveries
+            .Where(d => d.Status == DeliveryStatuses.Delivering && tokens.Contains(d.ClaimToken))
+            .ExecuteUpdateAsync(u => u.SetProperty(d => d.LockedUntil, until), cancellationToken);
+
     /// <summary>A connection that may not be sent to: its waiting deliveries are held, not dropped.</summary>
     public static Task<int> HoldAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>
         db.Deliveries
