@@ -115,7 +115,7 @@ internal sealed partial class Dispatcher(
             try
             {
                 await Task.Delay(_options.Lease / 3, time, stoppingToken);
-                var tokens = _leases.Keys.Select(t => (Guid?)t).ToList();
+                var tokens = _leases.Keys.ToList();
                 if (tokens.Count > 0)
                 {
                     await using var db = await dbFactory.CreateDbContextAsync(stoppingToken);
@@ -234,9 +234,8 @@ internal sealed partial class Dispatcher(
             if (!queued)
             {
                 Release(delivery.ClaimToken);
+                _slots!.Release();
             }
-
-            _slots!.Release();
         }
     }
 
@@ -260,6 +259,9 @@ internal sealed partial class Dispatcher(
             {
                 batch.Add(completion);
             }
+
+            // Rows are locked in id order, the same order on every node, so two writers cannot deadlock.
+            batch.Sort((a, b) => a.Delivery.Id.CompareTo(b.Delivery.Id));
 
             for (var attempt = 1; ; attempt++)
             {
@@ -285,6 +287,10 @@ internal sealed partial class Dispatcher(
             foreach (var completion in batch)
             {
                 Release(completion.Delivery.ClaimToken);
+                // A slot is freed only once its result is written: sent-but-unrecorded requests
+                // (what a kill -9 loses and sends again) stay bounded by MaxInFlight instead of
+                // piling up in memory when the database writes slower than the receivers answer.
+                _slots!.Release();
                 signals.NotifyAttemptFinished(completion.Delivery.Id);
             }
         }

@@ -57,6 +57,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         await during;
 
         await run.WaitUntilDoneAsync(TimeSpan.FromMinutes(2));
+        output.WriteLine(await run.AttemptsByOutcomeAsync());
         var summary = await run.VerifyAsync(BeforeOutage + DuringOutage);
         output.WriteLine(
             $"postgres down {outage.TotalSeconds:F1} s: {refusedWhileDown} writes answered 503 with Retry-After while down ({run.Unavailable} in all), 0 answered 202 or 500; " +
