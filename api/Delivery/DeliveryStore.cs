@@ -64,14 +64,50 @@ internal static class DeliveryStore
     }
 
     /// <summary>Rows whose node died mid-request (lease passed) go back to pending: at-least-once.</summary>
-    public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken) =>
-        db.Deliveries
+    public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            // SKIP LOCKED: a row locked right now is being written by its node, so it is not dead;
+            // waiting on it instead deadlocked against the result writer's batch (40P01).
+            return db.Database.ExecuteSqlRawAsync(
+                """
+                UPDATE deliveries SET status = 'pending', claim_token = NULL, locked_until = NULL, updated_at = {0}
+                WHERE id IN (SELECT id FROM deliveries WHERE status = 'delivering' AND locked_until < {0} FOR UPDATE SKIP LOCKED)
+                """,
+                [now],
+                cancellationToken);
+        }
+
+        return db.Deliveries
             .Where(d => d.Status == DeliveryStatuses.Delivering && d.LockedUntil < now)
             .ExecuteUpdateAsync(u => u
                 .SetProperty(d => d.Status, DeliveryStatuses.Pending)
                 .SetProperty(d => d.ClaimToken, (Guid?)null)
                 .SetProperty(d => d.LockedUntil, (DateTimeOffset?)null)
                 .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+    }
+
+    /// <summary>A live node extends the leases of the claims it still works on (rows already written have no token).</summary>
+    public static Task<int> RenewAsync(WebhooksDbContext db, IReadOnlyCollection<Guid> tokens, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            // SKIP LOCKED, as in recovery: a locked row is being finished, and must not deadlock the writer.
+            return db.Database.ExecuteSqlRawAsync(
+                """
+                UPDATE deliveries SET locked_until = {0}
+                WHERE id IN (SELECT id FROM deliveries WHERE status = 'delivering' AND claim_token = ANY({1}) FOR UPDATE SKIP LOCKED)
+                """,
+                [until, tokens.ToArray()],
+                cancellationToken);
+        }
+
+        var nullable = tokens.Select(t => (Guid?)t).ToList();
+        return db.Deliveries
+            .Where(d => d.Status == DeliveryStatuses.Delivering && nullable.Contains(d.ClaimToken))
+            .ExecuteUpdateAsync(u => u.SetProperty(d => d.LockedUntil, until), cancellationToken);
+    }
 
     /// <summary>A connection that may not be sent to: its waiting deliveries are held, not dropped.</summary>
     public static Task<int> HoldAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -26,6 +27,9 @@ internal sealed partial class Dispatcher(
 {
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>This node's claims (token: rows not yet finished), whose leases it keeps renewing while it lives.</summary>
+    private readonly ConcurrentDictionary<Guid, int> _leases = new();
     private SemaphoreSlim? _slots;
     private long _sent;
     private CancellationToken _sendToken;
@@ -50,6 +54,7 @@ internal sealed partial class Dispatcher(
         using var graceOnStop = stoppingToken.Register(() => sends.CancelAfter(_options.ShutdownGrace));
         _sendToken = sends.Token;
         var writer = Task.Run(() => WriteResultsAsync(stoppingToken), CancellationToken.None);
+        var renewer = Task.Run(() => RenewLeasesAsync(stoppingToken), CancellationToken.None);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -91,6 +96,58 @@ internal sealed partial class Dispatcher(
 
             _completions.Writer.TryComplete();
             await writer;
+            await renewer;
+        }
+    }
+
+    /// <summary>
+    /// Keeps this node's claims alive while their rows wait behind a connection's concurrency
+    /// limit or a slow endpoint. Without it a claim older than the lease was taken back (by this
+    /// node too) while still queued here: the row was sent twice, the first result was written
+    /// under a dead token and dropped, and a backlog bigger than lease x throughput never
+    /// finished (found by the database outage test in tests/WebhooksApi.ReliabilityTests). A
+    /// killed node renews nothing, so its rows still come back after one lease.
+    /// </summary>
+    private async Task RenewLeasesAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.Lease / 3, time, stoppingToken);
+                var tokens = _leases.Keys.ToList();
+                if (tokens.Count > 0)
+                {
+                    await using var db = await dbFactory.CreateDbContextAsync(stoppingToken);
+                    await DeliveryStore.RenewAsync(db, tokens, time.GetUtcNow() + _options.Lease, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // The database may be briefly unreachable: the next round tries again.
+                LogRenewFailure(e);
+            }
+        }
+    }
+
+    /// <summary>One row of a claim is finished here (written, or given up to its lease): stop renewing it.</summary>
+    private void Release(Guid? token)
+    {
+        if (token is not { } key)
+        {
+            return;
+        }
+
+        while (_leases.TryGetValue(key, out var left))
+        {
+            if (left <= 1 ? _leases.TryRemove(KeyValuePair.Create(key, left)) : _leases.TryUpdate(key, left - 1, left))
+            {
+                return;
+            }
         }
     }
 
@@ -112,22 +169,34 @@ internal sealed partial class Dispatcher(
             return 0;
         }
 
-        var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
-        var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, cancellationToken);
-        var authIds = connections.Values.Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
-        var auths = await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
-        var stepIds = claimed.Where(d => d.WorkflowWebhookId != null).Select(d => d.WorkflowWebhookId!.Value).Distinct().ToList();
-        var steps = await db.WorkflowWebhooks.AsNoTracking().Where(w => stepIds.Contains(w.Id)).ToDictionaryAsync(w => w.Id, cancellationToken);
-        var accountIds = claimed.Select(d => d.AccountId).Distinct().ToList();
-        var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, a => a.Name, cancellationToken);
-
-        foreach (var delivery in claimed)
+        var token = claimed[0].ClaimToken!.Value;
+        _leases[token] = claimed.Count;
+        try
         {
-            await _slots.WaitAsync(cancellationToken);
-            var connection = connections[delivery.ConnectionId];
-            var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
-            var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
-            _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
+            var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
+            var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, cancellationToken);
+            var authIds = connections.Values.Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
+            var auths = await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
+            var stepIds = claimed.Where(d => d.WorkflowWebhookId != null).Select(d => d.WorkflowWebhookId!.Value).Distinct().ToList();
+            var steps = await db.WorkflowWebhooks.AsNoTracking().Where(w => stepIds.Contains(w.Id)).ToDictionaryAsync(w => w.Id, cancellationToken);
+            var accountIds = claimed.Select(d => d.AccountId).Distinct().ToList();
+            var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, a => a.Name, cancellationToken);
+
+            foreach (var delivery in claimed)
+            {
+                await _slots.WaitAsync(cancellationToken);
+                var connection = connections[delivery.ConnectionId];
+                var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
+                var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
+                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
+            }
+        }
+        catch (Exception)
+        {
+            // Not all rows started: stop renewing the claim, so what did not start goes back to
+            // pending when its lease runs out instead of being held by a live node forever.
+            _leases.TryRemove(token, out _);
+            throw;
         }
 
         return claimed.Count;
@@ -135,6 +204,7 @@ internal sealed partial class Dispatcher(
 
     private async Task SendOneAsync(WebhookDelivery delivery, Connection connection, AuthConnector? auth, WorkflowWebhook? step, string accountName, CancellationToken cancellationToken)
     {
+        var queued = false;
         try
         {
             using var gate = await limiters.EnterAsync(connection.Id, connection.MaxConcurrency, connection.RateLimitPerSecond, cancellationToken);
@@ -149,6 +219,7 @@ internal sealed partial class Dispatcher(
             }
 
             await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at), CancellationToken.None);
+            queued = true;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -160,7 +231,11 @@ internal sealed partial class Dispatcher(
         }
         finally
         {
-            _slots!.Release();
+            if (!queued)
+            {
+                Release(delivery.ClaimToken);
+                _slots!.Release();
+            }
         }
     }
 
@@ -185,6 +260,9 @@ internal sealed partial class Dispatcher(
                 batch.Add(completion);
             }
 
+            // Rows are locked in id order, the same order on every node, so two writers cannot deadlock.
+            batch.Sort((a, b) => a.Delivery.Id.CompareTo(b.Delivery.Id));
+
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -208,6 +286,11 @@ internal sealed partial class Dispatcher(
 
             foreach (var completion in batch)
             {
+                Release(completion.Delivery.ClaimToken);
+                // A slot is freed only once its result is written: sent-but-unrecorded requests
+                // (what a kill -9 loses and sends again) stay bounded by MaxInFlight instead of
+                // piling up in memory when the database writes slower than the receivers answer.
+                _slots!.Release();
                 signals.NotifyAttemptFinished(completion.Delivery.Id);
             }
         }
@@ -341,6 +424,9 @@ internal sealed partial class Dispatcher(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Sending delivery {DeliveryId} failed unexpectedly; its lease will return it to pending")]
     private partial void LogSendFailure(Exception exception, Guid deliveryId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing this node's delivery leases failed; retrying")]
+    private partial void LogRenewFailure(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Writing {Count} delivery results failed")]
     private partial void LogWriteFailure(Exception exception, int count);

@@ -24,17 +24,59 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
                 bad.StatusCode == StatusCodes.Status415UnsupportedMediaType ? Problems.UnsupportedMediaTypeType : Problems.MalformedRequestType,
                 "The request could not be read.", bad.Message),
             JsonException json => FromJson(json),
+            _ when IsDatabaseUnavailable(exception) => Plain(StatusCodes.Status503ServiceUnavailable, Problems.UnavailableType, "The service is unavailable.",
+                "The database cannot be reached, so nothing was stored. Retry after the time in Retry-After."),
             _ => Plain(StatusCodes.Status500InternalServerError, Problems.InternalType, "An unexpected error occurred.",
                 "An unexpected error occurred. Quote the traceId when reporting it."),
         };
 
-        if (problem.Status >= 500)
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            // Not a bug to chase: the database is down or restarting. The caller keeps the work and retries.
+            httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
+            logger.LogWarning("Database unavailable for {Method} {Path}: {Reason}", httpContext.Request.Method, httpContext.Request.Path, exception.GetBaseException().Message);
+        }
+        else if (problem.Status >= 500)
         {
             logger.LogError(exception, "Unhandled exception for {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
         }
 
         httpContext.Response.StatusCode = problem.Status ?? 500;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private const string RetryAfterSeconds = "5";
+
+    /// <summary>
+    /// The database is down, restarting or refusing connections (not a bad query): the request
+    /// was not stored and can be retried as it is. Found anywhere in the exception chain, since
+    /// EF Core wraps the provider's exception.
+    /// </summary>
+    internal static bool IsDatabaseUnavailable(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case Npgsql.PostgresException pg:
+                    // 08: connection exception; 53: insufficient resources; 57P01-57P03: shutdown, crash recovery, cannot connect now.
+                    if (pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("53", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal))
+                    {
+                        return true;
+                    }
+
+                    break;
+                case Npgsql.NpgsqlException npgsql when npgsql.IsTransient:
+                    return true;
+                case Microsoft.Data.Sqlite.SqliteException sqlite when sqlite.SqliteErrorCode is 5 or 6:
+                    // SQLITE_BUSY / SQLITE_LOCKED beyond the busy timeout: the writer is held up, nothing was written.
+                    return true;
+                case System.Net.Sockets.SocketException or TimeoutException:
+                    return true;
+            }
+        }
+
+        return false;
     }
 
     private static ProblemDetails Plain(int status, string type, string title, string detail) =>

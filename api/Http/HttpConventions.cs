@@ -45,6 +45,7 @@ internal static class HttpConventions
             policy.WithOrigins(origins).AllowAnyHeader().AllowAnyMethod().WithExposedHeaders("Location", "Idempotent-Replayed");
         }));
 
+        services.Configure<IdempotencyOptions>(builder.Configuration.GetSection(IdempotencyOptions.Section));
         services.AddScoped<IdempotencyMiddleware>();
         return builder;
     }

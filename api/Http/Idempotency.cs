@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using WebhooksApi.Persistence;
 using WebhooksApi.Security;
 
@@ -31,12 +32,62 @@ internal static class IdempotencyExtensions
     }
 }
 
+/// <summary>Idempotency-Key settings.</summary>
+internal sealed class IdempotencyOptions
+{
+    public const string Section = "Idempotency";
+
+    /// <summary>
+    /// A key whose first request is still "running" after this long is taken over by a repeat
+    /// (default 1 min): its node died mid-request (kill -9, crash), and without a takeover the
+    /// key would answer 409 for a day. Longer than any request may run.
+    /// </summary>
+    public TimeSpan TakeOverAfter { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>
+/// The running request's hold on its Idempotency-Key (a feature of the HttpContext). An endpoint
+/// whose writes must not happen twice stores its answer with <see cref="StoreAsync"/> inside the
+/// transaction that commits them: then either both are committed or neither, and a repeat after a
+/// crash either replays the answer or runs the request again on a clean slate.
+/// </summary>
+internal sealed class IdempotencyClaim(Guid recordId, DateTimeOffset claimedAt, SecretProtector protector)
+{
+    public Guid RecordId => recordId;
+
+    /// <summary>When this request took the key: a takeover moves it, so a late original cannot overwrite the new answer.</summary>
+    public DateTimeOffset ClaimedAt => claimedAt;
+
+    /// <summary>True once the endpoint stored its answer itself; the middleware then leaves the record alone.</summary>
+    public bool Stored { get; private set; }
+
+    /// <summary>Stores the answer, if this request still holds the key. False: another request took it over; roll back.</summary>
+    public async Task<bool> StoreAsync(WebhooksDbContext db, int statusCode, string? contentType, string? location, byte[] body, CancellationToken cancellationToken)
+    {
+        var changed = await db.IdempotencyRecords
+            .Where(r => r.Id == recordId && r.StatusCode == 0 && r.CreatedAt == claimedAt)
+            .ExecuteUpdateAsync(u => u
+                .SetProperty(r => r.StatusCode, statusCode)
+                .SetProperty(r => r.ContentType, contentType)
+                .SetProperty(r => r.Location, location)
+                // Encrypted: the first answer to a creating POST can be the only showing of a new
+                // API key or signing secret, which must never sit in the database readable.
+                .SetProperty(r => r.Body, protector.Protect(body)), cancellationToken);
+        Stored = changed == 1;
+        return Stored;
+    }
+
+    /// <summary>Lets the key go (the request failed in a way that is not its answer), if this request still holds it.</summary>
+    public Task<int> ReleaseAsync(WebhooksDbContext db, CancellationToken cancellationToken) =>
+        db.IdempotencyRecords.Where(r => r.Id == recordId && r.StatusCode == 0 && r.CreatedAt == claimedAt).ExecuteDeleteAsync(cancellationToken);
+}
+
 /// <summary>
 /// Stores the first response to a POST carrying an Idempotency-Key and replays it for repeats, so
 /// a client that lost the answer (timeout, crash) can retry without creating twice. Runs after
 /// authentication: keys are scoped to the account, so tenants never see each other's responses.
 /// </summary>
-internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext> dbFactory, TimeProvider time, SecretProtector protector) : IMiddleware
+internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext> dbFactory, TimeProvider time, IOptions<IdempotencyOptions> options, SecretProtector protector) : IMiddleware
 {
     private const int MaxKeyLength = 255;
 
@@ -60,28 +111,15 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
         var hash = await RequestHashAsync(context.Request, ct);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
 
-        var existing = await db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Scope == scope && r.Key == key, ct);
-        if (existing is not null)
+        var claim = await ClaimAsync(db, scope, key, hash, ct);
+        if (claim is null)
         {
+            var existing = await db.IdempotencyRecords.AsNoTracking().FirstAsync(r => r.Scope == scope && r.Key == key, ct);
             await ReplayAsync(context, existing, hash, protector);
             return;
         }
 
-        var record = new IdempotencyRecord { Id = Ids.New(time), Scope = scope, Key = key, RequestHash = hash, CreatedAt = time.GetUtcNow() };
-        db.IdempotencyRecords.Add(record);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // A concurrent request with the same key inserted first.
-            db.ChangeTracker.Clear();
-            existing = await db.IdempotencyRecords.AsNoTracking().FirstAsync(r => r.Scope == scope && r.Key == key, ct);
-            await ReplayAsync(context, existing, hash, protector);
-            return;
-        }
-
+        context.Features.Set(claim);
         var originalBody = context.Response.Body;
         using var buffer = new MemoryStream();
         context.Response.Body = buffer;
@@ -95,27 +133,67 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
         {
             context.Response.Body = originalBody;
             var status = context.Response.StatusCode;
-            // Server errors and auth failures are not the answer to this request: forget the key so a retry runs it.
-            if (!completed || status >= 500 || status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests)
+            // The outcome is stored even when the client went away: that is when a retry comes.
+            if (claim.Stored)
             {
-                db.IdempotencyRecords.Remove(record);
+                // The endpoint stored its answer with its own writes, in one transaction.
+            }
+            else if (!completed || status >= 500 || status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or StatusCodes.Status429TooManyRequests)
+            {
+                // Server errors and auth failures are not the answer to this request: forget the key so a retry runs it.
+                await claim.ReleaseAsync(db, CancellationToken.None);
             }
             else
             {
-                record.StatusCode = status;
-                record.ContentType = context.Response.ContentType;
-                record.Location = context.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null;
-                // Encrypted: the first answer to a creating POST can be the only showing of a new
-                // API key or signing secret, which must never sit in the database readable.
-                record.Body = protector.Protect(buffer.ToArray());
+                var location = context.Response.Headers.Location.ToString() is { Length: > 0 } l ? l : null;
+                await claim.StoreAsync(db, status, context.Response.ContentType, location, buffer.ToArray(), CancellationToken.None);
             }
-
-            // The outcome is stored even when the client went away: that is when a retry comes.
-            await db.SaveChangesAsync(CancellationToken.None);
         }
 
         buffer.Position = 0;
         await buffer.CopyToAsync(originalBody, ct);
+    }
+
+    /// <summary>
+    /// Takes the key for this request: a new record, or one left "running" longer than
+    /// <see cref="IdempotencyOptions.TakeOverAfter"/> by a node that died. Null: replay what is stored.
+    /// </summary>
+    private async Task<IdempotencyClaim?> ClaimAsync(WebhooksDbContext db, string scope, string key, string hash, CancellationToken cancellationToken)
+    {
+        // Microseconds, the precision both databases store, so the claim's time compares equal when read back.
+        var now = time.GetUtcNow();
+        now = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
+        var existing = await db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Scope == scope && r.Key == key, cancellationToken);
+        if (existing is null)
+        {
+            var record = new IdempotencyRecord { Id = Ids.New(time), Scope = scope, Key = key, RequestHash = hash, CreatedAt = now };
+            db.IdempotencyRecords.Add(record);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return new IdempotencyClaim(record.Id, now, protector);
+            }
+            catch (DbUpdateException)
+            {
+                // A concurrent request with the same key inserted first.
+                return null;
+            }
+            finally
+            {
+                db.ChangeTracker.Clear();
+            }
+        }
+
+        var stale = existing.StatusCode == 0 && existing.CreatedAt < now - options.Value.TakeOverAfter && existing.RequestHash == hash;
+        if (!stale)
+        {
+            return null;
+        }
+
+        var taken = await db.IdempotencyRecords
+            .Where(r => r.Id == existing.Id && r.StatusCode == 0 && r.CreatedAt == existing.CreatedAt)
+            .ExecuteUpdateAsync(u => u.SetProperty(r => r.CreatedAt, now), cancellationToken);
+        return taken == 1 ? new IdempotencyClaim(existing.Id, now, protector) : null;
     }
 
     private static async Task ReplayAsync(HttpContext context, IdempotencyRecord record, string hash, SecretProtector protector)

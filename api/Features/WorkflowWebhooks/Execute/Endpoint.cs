@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using WebhooksApi.Delivery;
 using WebhooksApi.Features.Deliveries;
 using WebhooksApi.Http;
@@ -54,6 +55,7 @@ internal sealed class Endpoint : IEndpoint
         WebhooksDbContext db,
         DeliverySignals signals,
         TimeProvider time,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
         CancellationToken cancellationToken)
     {
         var accountId = http.User.GetAccountId();
@@ -122,9 +124,36 @@ internal sealed class Endpoint : IEndpoint
             });
         }
 
+        var accepted = rows.Select(r => new AcceptedDeliveryOut(r.Id.ToString(), Enum.Parse<DeliveryStatus>(r.Status, ignoreCase: true))).ToList();
+        var pending = status == DeliveryStatuses.Pending ? rows.Count : 0;
+        var held = status == DeliveryStatuses.Held ? rows.Count : 0;
+        var skipped = status == DeliveryStatuses.Skipped ? rows.Count : 0;
+        var answer = new ExecutionsOut(accepted, pending, held, skipped);
+
         var waiter = wait == true ? signals.AttemptFinished(rows[0].Id) : null;
         db.Deliveries.AddRange(rows);
-        await db.SaveChangesAsync(cancellationToken);
+        if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
+        {
+            // The deliveries and the key's stored answer commit together: a node killed in between
+            // would otherwise leave deliveries the client was never told about, and the retry
+            // with the same key (taken over once the key is stale) would accept them a second time.
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+            var body = JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions);
+            if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return Problems.Problem(StatusCodes.Status409Conflict, Problems.IdempotencyInProgressType,
+                    "A request with this Idempotency-Key is still running.", "Another request took this Idempotency-Key over; retry to get its answer.");
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        else
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
         if (status == DeliveryStatuses.Pending)
         {
             signals.WorkAvailable();
@@ -143,11 +172,7 @@ internal sealed class Endpoint : IEndpoint
             return TypedResults.Ok(DeliveryMapping.ToOut(current));
         }
 
-        var accepted = rows.Select(r => new AcceptedDeliveryOut(r.Id.ToString(), Enum.Parse<DeliveryStatus>(r.Status, ignoreCase: true))).ToList();
-        var pending = status == DeliveryStatuses.Pending ? rows.Count : 0;
-        var held = status == DeliveryStatuses.Held ? rows.Count : 0;
-        var skipped = status == DeliveryStatuses.Skipped ? rows.Count : 0;
-        return TypedResults.Accepted((string?)null, new ExecutionsOut(accepted, pending, held, skipped));
+        return TypedResults.Accepted((string?)null, answer);
     }
 
     /// <summary>The items with the JSON pointer each is reported under; records what is wrong.</summary>
