@@ -81,10 +81,23 @@ internal sealed class WebhookSender(HttpClient client)
         try
         {
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            var (body, truncated) = await ReadCappedAsync(response, timeout.Token);
-            var elapsed = Elapsed(started);
             var headers = ResponseHeaders(response);
             var status = (int)response.StatusCode;
+            string? body;
+            bool truncated;
+            try
+            {
+                (body, truncated) = await ReadCappedAsync(response, timeout.Token);
+            }
+            catch (IOException e)
+            {
+                // A receiver that resets the connection halfway through its body surfaces here as
+                // HttpIOException, not HttpRequestException: without this the attempt was never
+                // recorded and the delivery sat in `delivering` until its lease ran out.
+                return new SendResult(Outcomes.ConnectionError, status, headers, null, false, Elapsed(started), $"The endpoint answered {status} but the connection broke while its body was read: {e.Message}", null);
+            }
+
+            var elapsed = Elapsed(started);
             var retryAfter = status is 429 or 503 ? RetryAfterOf(response) : null;
             if (status is < 200 or > 299)
             {
