@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
@@ -26,6 +27,7 @@ internal sealed partial class Dispatcher(
 {
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
     private SemaphoreSlim? _slots;
     private long _sent;
     private CancellationToken _sendToken;
@@ -106,7 +108,11 @@ internal sealed partial class Dispatcher(
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
-        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, Math.Min(_options.BatchSize, free), perConnection: 100, cancellationToken);
+        // A claimed delivery holds a node slot while it waits at its connection's gate. A
+        // connection already sending at its limit here gets no more rows until one finishes, or
+        // an endpoint that hangs would soon hold every slot and starve all other connections.
+        var saturated = _load.Where(l => l.Value.Saturated).Select(l => l.Key).ToList();
+        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, Math.Min(_options.BatchSize, free), perConnection: 100, saturated, cancellationToken);
         if (claimed.Count == 0)
         {
             return 0;
@@ -127,6 +133,7 @@ internal sealed partial class Dispatcher(
             var connection = connections[delivery.ConnectionId];
             var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
             var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
+            _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
             _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
         }
 
@@ -161,7 +168,31 @@ internal sealed partial class Dispatcher(
         finally
         {
             _slots!.Release();
+            if (_load.TryGetValue(connection.Id, out var load) && load.Finished())
+            {
+                // The connection was left out of claims while saturated: look at its backlog now
+                // rather than at the next poll.
+                signals.WorkAvailable();
+            }
         }
+    }
+
+    /// <summary>This node's claimed-and-unfinished deliveries of one connection, against its concurrency limit.</summary>
+    private sealed class ConnectionLoad
+    {
+        private int _claimed;
+        private int _limit = int.MaxValue;
+
+        public bool Saturated => Volatile.Read(ref _claimed) >= Volatile.Read(ref _limit);
+
+        public void Claimed(int limit)
+        {
+            Volatile.Write(ref _limit, limit);
+            Interlocked.Increment(ref _claimed);
+        }
+
+        /// <summary>True when this finish took the connection out of saturation.</summary>
+        public bool Finished() => Interlocked.Decrement(ref _claimed) == Volatile.Read(ref _limit) - 1;
     }
 
     private static MessageInput Input(WebhookDelivery delivery, WorkflowWebhook? step, string accountName, DateTimeOffset at)
