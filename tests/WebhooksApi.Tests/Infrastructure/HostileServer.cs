@@ -77,6 +77,7 @@ public sealed class HostileServer : IAsyncDisposable
     private readonly ConcurrentBag<Task> _connections = [];
     private readonly Task _acceptLoop;
     private int _open;
+    private int _accepted;
     private int _closedByClient;
 
     private HostileServer(Func<HostileExchange, Task> behaviour)
@@ -105,6 +106,9 @@ public sealed class HostileServer : IAsyncDisposable
     /// <summary>Requests that were not test sends.</summary>
     public IReadOnlyList<RawRequest> Deliveries => [.. _received.Where(r => !r.IsTestSend)];
 
+    /// <summary>TCP connections ever accepted, whether or not a request followed.</summary>
+    public int Accepted => Volatile.Read(ref _accepted);
+
     /// <summary>Connections still open right now.</summary>
     public int Open => Volatile.Read(ref _open);
 
@@ -127,6 +131,7 @@ public sealed class HostileServer : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _accepted);
             _connections.Add(Task.Run(() => ServeAsync(socket)));
         }
     }
