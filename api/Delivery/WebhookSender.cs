@@ -52,6 +52,13 @@ internal sealed class WebhookSender(HttpClient client)
         MaxConnectionsPerServer = 512,
         MaxResponseHeadersLength = 64,
         EnableMultipleHttp2Connections = true,
+        // Header values come from contact data ("José" in X-Name): without this, any character
+        // beyond ASCII made HttpClient refuse the request, recorded as a connection_error and
+        // retried ten times. Sent as UTF-8, what receivers in practice expect.
+        RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8,
+        // No W3C traceparent/tracestate on requests to third parties: our trace ids are internal,
+        // and a receiver gets exactly the headers the connection defines plus the signature ones.
+        ActivityHeadersPropagator = null,
     };
 
     public async Task<SendResult> SendAsync(OutgoingRequest request, bool expectJson, CancellationToken cancellationToken)
