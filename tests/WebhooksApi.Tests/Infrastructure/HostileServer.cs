@@ -178,7 +178,7 @@ public sealed class HostileServer : IAsyncDisposable
             buffer.AddRange(chunk.AsSpan(0, read));
         }
 
-        var head = Encoding.ASCII.GetString(buffer.GetRange(0, headerEnd).ToArray()).Split("\r\n");
+        var head = Encoding.UTF8.GetString(buffer.GetRange(0, headerEnd).ToArray()).Split("\r\n");
         var requestLine = head[0].Split(' ');
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var line in head.Skip(1))
