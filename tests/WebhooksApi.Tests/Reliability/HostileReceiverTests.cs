@@ -2,9 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc.Testing;
 using WebhooksApi.Tests.Infrastructure;
 
 namespace WebhooksApi.Tests.Reliability;
@@ -304,12 +302,38 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
     }
 
     [SkippableFact]
+    public async Task Endless_response_headers_are_refused_at_64_KiB_as_a_connection_error()
+    {
+        var account = await NewAccountAsync();
+        long written = 0;
+        await using var server = HostileServer.TestOkThen(async e =>
+        {
+            await e.WriteAsync("HTTP/1.1 200 OK\r\n");
+            while (Interlocked.Read(ref written) < 16 * 1024 * 1024)
+            {
+                await e.WriteAsync($"X-Filler-{written}: {new string('h', 1000)}\r\n");
+                Interlocked.Add(ref written, 1024);
+            }
+        });
+        var step = await account.ActiveStepAsync(server.Url, Connection(server.Url, timeoutSeconds: 10));
+
+        var delivery = await FirstAttemptAsync(step, await ExecuteOneAsync(step, "headers-1"));
+
+        Assert.Equal("pending", delivery.Str("status"));
+        var logged = await LoggedAttemptAsync(step, delivery.Id());
+        Assert.Equal("connection_error", logged.Str("outcome"));
+        Assert.True(logged.GetProperty("durationMs").GetInt32() < 9000, "refused at the header limit, not at the timeout");
+        await Eventually.WaitAsync(() => server.Open == 0, "the connection to be dropped", Prompt);
+        Assert.True(Interlocked.Read(ref written) < 16 * 1024 * 1024);
+    }
+
+    [SkippableFact]
     public async Task A_hanging_connection_holds_only_its_own_slots_and_others_keep_delivering()
     {
         SkipIfUnavailable();
         // A node of its own with 8 request slots, so a backlog of 20 on one endpoint is more than
         // the node can run at once (on the shared node 1024 slots hide the problem).
-        await using var node = await PrivateNodeAsync(("Delivery:MaxInFlight", "8"));
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "8"));
         await using var hang = HostileServer.TestOkThen(e => e.HangUntilClientClosesAsync());
         var stuck = await node.ActiveStepAsync(hang.Url, Connection(hang.Url, timeoutSeconds: 5).With("maxConcurrency", 2));
         await stuck.ExecuteAsync(new { items = Enumerable.Range(0, 20).Select(i => new { contact = new { id = $"stuck-{i}" } }).ToArray() });
@@ -327,56 +351,6 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
         // queued behind the slow endpoint.
         Assert.Equal(2, hang.Deliveries.Count);
         Assert.Equal(0, hang.ClosedByClient);
-    }
-
-    /// <summary>Another app node on a database of its own, with extra settings; tests own it and dispose it.</summary>
-    private async Task<PrivateNode> PrivateNodeAsync(params (string Key, string Value)[] settings)
-    {
-        string connectionString;
-        if (Fixture.Provider == "sqlite")
-        {
-            var folder = Path.Combine(Path.GetTempPath(), "webhooks-tests", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(folder);
-            connectionString = $"Data Source={Path.Combine(folder, "webhooks.db")}";
-        }
-        else
-        {
-            connectionString = (await PostgresServer.CreateDatabaseAsync()).ConnectionString!;
-        }
-
-        var factory = Fixture.CreateFactory(b =>
-        {
-            b.UseSetting("ConnectionStrings:Webhooks", connectionString);
-            foreach (var (key, value) in settings)
-            {
-                b.UseSetting(key, value);
-            }
-        });
-        using var operatorClient = factory.CreateClient();
-        operatorClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiFixture.OperatorKey);
-        var account = await (await operatorClient.PostJsonAsync("/v1/accounts", new { name = "private" })).ReadJsonAsync(HttpStatusCode.Created);
-        var admin = factory.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", account.GetProperty("apiKey").Str("key"));
-        return new PrivateNode(factory, admin);
-    }
-
-    private sealed class PrivateNode(WebApplicationFactory<Program> factory, HttpClient admin) : IAsyncDisposable
-    {
-        public async Task<WorkflowStep> ActiveStepAsync(string url, Dictionary<string, object?> connection)
-        {
-            var id = (await admin.CreateConnectionAsync(connection)).Id();
-            Assert.Equal("ok", (await admin.TestConnectionAsync(id)).Str("outcome"));
-            (await admin.ActionAsync(id, "activate")).EnsureSuccessStatusCode();
-            var step = await (await admin.PostJsonAsync("/v1/workflow-webhooks", new { name = "call", workflowId = "wf-" + Guid.NewGuid().ToString("N")[..8], stepId = "s1", connectionId = id }))
-                .ReadJsonAsync(HttpStatusCode.Created);
-            return new WorkflowStep(admin, id, step.Id(), url);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            admin.Dispose();
-            await factory.DisposeAsync();
-        }
     }
 }
 

@@ -173,6 +173,33 @@ public sealed class UrlPolicyMatrixTests(SqliteApi fixture) : ApiTests<SqliteApi
         Assert.Equal(0, listener.Accepted);
     }
 
+    [Fact]
+    public async Task The_dispatcher_checks_the_address_again_when_it_connects()
+    {
+        SkipIfUnavailable();
+        // Node "editor" (dispatcher off) allow-lists the name, so the connection is saved, tested
+        // and activated against the loopback receiver; node "sender", on the same database,
+        // does not: its deliveries meet the connect-time check, as after a DNS rebinding.
+        var receiver = new Uri(Fixture.Receiver.NewEndpoint());
+        var host = _dns.NewName(IPAddress.Loopback);
+        var url = $"http://{host}:{receiver.Port}{receiver.AbsolutePath}";
+        await using var editor = await PrivateNode.StartAsync(Fixture, UseScriptedDns, ("Delivery:DispatcherEnabled", "false"), ("Delivery:PrivateNetworkAllowList", host));
+        await using var sender = editor.Sibling(Fixture, UseScriptedDns, ("Delivery:PrivateNetworkAllowList", ""));
+        var step = await editor.ActiveStepAsync(url, Builders.Connection(url));
+        Assert.Single(Fixture.Receiver.Received(url.Replace(host, "127.0.0.1", StringComparison.Ordinal)));
+
+        var viaSender = step with { Admin = sender.Admin };
+        var id = (await viaSender.ExecuteAsync(EngineBuilders.Contact("rebound"))).GetProperty("items")[0].Id();
+        var delivery = await Eventually.WaitAsync(() => viaSender.DeliveryAsync(id), d => d.GetProperty("attempts").GetInt32() >= 1 && d.Str("status") != "delivering", "the blocked attempt");
+
+        Assert.Equal("pending", delivery.Str("status"));
+        Assert.Equal("url_blocked", delivery.GetProperty("lastResponse").Str("outcome"));
+        Assert.Single(Fixture.Receiver.Received(url.Replace(host, "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    private void UseScriptedDns(IWebHostBuilder builder) =>
+        builder.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<IHostResolver>(_dns)));
+
     [Theory]
     [InlineData(302, "http://169.254.169.254/latest/meta-data/iam/security-credentials/")]
     [InlineData(307, "http://[fd00:ec2::254]/latest/meta-data/")]
