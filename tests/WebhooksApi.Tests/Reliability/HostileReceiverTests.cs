@@ -200,12 +200,13 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
     }
 
     [SkippableTheory]
-    [InlineData("120", 120, 120)]
-    [InlineData("http-date+600", 598, 602)]
-    [InlineData("31536000", 3600, 3600)] // a year: capped at the hour RetrySchedule.MaxRetryAfter allows
-    [InlineData("0", 18, 22)] // sooner than the policy's own backoff (20 s +-10%): the backoff wins
-    [InlineData("soon", 18, 22)] // unparseable: ignored
-    public async Task A_429_with_Retry_After_is_retried_when_asked_within_the_policys_bounds(string retryAfter, int minSeconds, int maxSeconds)
+    [InlineData(429, "120", 120, 120)]
+    [InlineData(429, "http-date+600", 598, 602)]
+    [InlineData(429, "31536000", 3600, 3600)] // a year: capped at the hour RetrySchedule.MaxRetryAfter allows
+    [InlineData(429, "0", 18, 22)] // sooner than the policy's own backoff (20 s +-10%): the backoff wins
+    [InlineData(429, "soon", 18, 22)] // unparseable: ignored
+    [InlineData(503, "300", 300, 300)]
+    public async Task A_429_or_503_with_Retry_After_is_retried_when_asked_within_the_policys_bounds(int status, string retryAfter, int minSeconds, int maxSeconds)
     {
         var account = await NewAccountAsync();
         var calls = 0;
@@ -216,7 +217,7 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
                 return ctx.Response.WriteAsync("{}");
             }
 
-            ctx.Response.StatusCode = 429;
+            ctx.Response.StatusCode = status;
             ctx.Response.Headers.RetryAfter = retryAfter == "http-date+600"
                 ? DateTimeOffset.UtcNow.AddSeconds(600).ToString("r", CultureInfo.InvariantCulture)
                 : retryAfter;
@@ -228,7 +229,7 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
         var delivery = await FirstAttemptAsync(step, id);
 
         Assert.Equal("pending", delivery.Str("status"));
-        Assert.Equal(429, delivery.GetProperty("lastResponse").GetProperty("statusCode").GetInt32());
+        Assert.Equal(status, delivery.GetProperty("lastResponse").GetProperty("statusCode").GetInt32());
         var next = delivery.GetProperty("nextAttemptAt").GetDateTimeOffset();
         var wait = next - delivery.GetProperty("lastAttemptAt").GetDateTimeOffset();
         Assert.InRange(wait.TotalSeconds, minSeconds, maxSeconds);
