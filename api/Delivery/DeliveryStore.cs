@@ -14,10 +14,11 @@ internal static class DeliveryStore
     private const string Unfinished = "('pending', 'delivering', 'held')";
 
     // SQLite: one writer at a time, so a plain UPDATE ... WHERE id IN (subquery) is atomic.
-    // A connection gets at most its max_concurrency rows per claim: a claimed row holds one of
-    // the node's request slots while it waits for the connection's gate, so claiming more than
-    // the connection can send lets one slow endpoint fill every slot (see Dispatcher). {7} is
-    // the list of connections already sending at their limit on this node, left out entirely.
+    // A connection gets at most max_concurrency + {5} (the dispatcher's queue depth) rows per
+    // claim: a claimed row holds one of the node's request slots while it waits for the
+    // connection's gate, so claiming without bound lets one slow endpoint fill every slot (see
+    // Dispatcher), while a queue keeps a fast endpoint busy between claims. {7} is the list of
+    // connections this node already holds that many rows for, left out entirely.
     private const string SqliteClaim = $"""
         UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
         WHERE id IN (
@@ -30,13 +31,13 @@ internal static class DeliveryStore
                 AND (d.ordered = 0 OR NOT EXISTS (
                   SELECT 1 FROM deliveries h WHERE h.connection_id = d.connection_id AND h.status IN {Unfinished} AND h.id < d.id))
               ORDER BY d.next_attempt_at LIMIT {"{4}"}) c)
-          WHERE rn <= MIN({"{5}"}, max_concurrency) LIMIT {"{6}"})
+          WHERE rn <= max_concurrency + {"{5}"} LIMIT {"{6}"})
         """;
 
     // PostgreSQL: several nodes claim at once. FOR UPDATE SKIP LOCKED makes each skip rows
     // another node is claiming instead of waiting for them; the window function (not allowed
     // next to FOR UPDATE, hence the second CTE) caps how many rows one connection gets per claim
-    // (its max_concurrency, as for SQLite) so one busy endpoint cannot fill the batch. The
+    // (max_concurrency + queue depth, as for SQLite) so one busy endpoint cannot fill the batch. The
     // ordered rule's NOT EXISTS reads without locking, so it still sees a head another node is holding.
     private const string PostgresClaim = $"""
         WITH c AS (
@@ -49,12 +50,12 @@ internal static class DeliveryStore
           FOR UPDATE OF d SKIP LOCKED),
         r AS (SELECT id, max_concurrency, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
         UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
-        WHERE id IN (SELECT id FROM r WHERE rn <= LEAST({"{5}"}, max_concurrency) LIMIT {"{6}"})
+        WHERE id IN (SELECT id FROM r WHERE rn <= max_concurrency + {"{5}"} LIMIT {"{6}"})
         """;
 
     /// <param name="excluded">Connections not to claim for (this node already sends to them at their limit).</param>
     public static async Task<List<WebhookDelivery>> ClaimAsync(
-        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int perConnection, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid();
         var postgres = db.Database.IsNpgsql();
@@ -66,7 +67,7 @@ internal static class DeliveryStore
         var sql = (postgres ? PostgresClaim : SqliteClaim).Replace("{7}", exclusion, StringComparison.Ordinal);
         var claimed = await db.Database.ExecuteSqlRawAsync(
             sql,
-            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), batch * 4, perConnection, batch],
+            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), batch * 4, queueDepth, batch],
             cancellationToken);
         if (claimed == 0)
         {
