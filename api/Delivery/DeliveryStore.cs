@@ -14,46 +14,60 @@ internal static class DeliveryStore
     private const string Unfinished = "('pending', 'delivering', 'held')";
 
     // SQLite: one writer at a time, so a plain UPDATE ... WHERE id IN (subquery) is atomic.
+    // A connection gets at most max_concurrency + {5} (the dispatcher's queue depth) rows per
+    // claim: a claimed row holds one of the node's request slots while it waits for the
+    // connection's gate, so claiming without bound lets one slow endpoint fill every slot (see
+    // Dispatcher), while a queue keeps a fast endpoint busy between claims. {7} is the list of
+    // connections this node already holds that many rows for, left out entirely.
     private const string SqliteClaim = $"""
         UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
         WHERE id IN (
           SELECT id FROM (
-            SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.connection_id ORDER BY c.next_attempt_at, c.id) AS rn
+            SELECT c.id, c.max_concurrency, ROW_NUMBER() OVER (PARTITION BY c.connection_id ORDER BY c.next_attempt_at, c.id) AS rn
             FROM (
-              SELECT d.id, d.connection_id, d.next_attempt_at FROM deliveries d
-              WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}
+              SELECT d.id, d.connection_id, d.next_attempt_at, k.max_concurrency FROM deliveries d
+              JOIN connections k ON k.id = d.connection_id
+              WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}{"{7}"}
                 AND (d.ordered = 0 OR NOT EXISTS (
                   SELECT 1 FROM deliveries h WHERE h.connection_id = d.connection_id AND h.status IN {Unfinished} AND h.id < d.id))
               ORDER BY d.next_attempt_at LIMIT {"{4}"}) c)
-          WHERE rn <= {"{5}"} LIMIT {"{6}"})
+          WHERE rn <= max_concurrency + {"{5}"} LIMIT {"{6}"})
         """;
 
     // PostgreSQL: several nodes claim at once. FOR UPDATE SKIP LOCKED makes each skip rows
     // another node is claiming instead of waiting for them; the window function (not allowed
     // next to FOR UPDATE, hence the second CTE) caps how many rows one connection gets per claim
-    // so one busy endpoint cannot fill the batch. The ordered rule's NOT EXISTS reads without
-    // locking, so it still sees a head another node is holding.
+    // (max_concurrency + queue depth, as for SQLite) so one busy endpoint cannot fill the batch. The
+    // ordered rule's NOT EXISTS reads without locking, so it still sees a head another node is holding.
     private const string PostgresClaim = $"""
         WITH c AS (
-          SELECT d.id, d.connection_id, d.next_attempt_at FROM deliveries d
-          WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}
+          SELECT d.id, d.connection_id, d.next_attempt_at, k.max_concurrency FROM deliveries d
+          JOIN connections k ON k.id = d.connection_id
+          WHERE d.status = 'pending' AND d.next_attempt_at <= {"{3}"}{"{7}"}
             AND (NOT d.ordered OR NOT EXISTS (
               SELECT 1 FROM deliveries h WHERE h.connection_id = d.connection_id AND h.status IN {Unfinished} AND h.id < d.id))
           ORDER BY d.next_attempt_at LIMIT {"{4}"}
           FOR UPDATE OF d SKIP LOCKED),
-        r AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
+        r AS (SELECT id, max_concurrency, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
         UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
-        WHERE id IN (SELECT id FROM r WHERE rn <= {"{5}"} LIMIT {"{6}"})
+        WHERE id IN (SELECT id FROM r WHERE rn <= max_concurrency + {"{5}"} LIMIT {"{6}"})
         """;
 
+    /// <param name="excluded">Connections not to claim for (this node already sends to them at their limit).</param>
     public static async Task<List<WebhookDelivery>> ClaimAsync(
-        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int perConnection, CancellationToken cancellationToken)
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid();
-        var sql = db.Database.IsNpgsql() ? PostgresClaim : SqliteClaim;
+        var postgres = db.Database.IsNpgsql();
+        // Guids formatted by us, never user text, so inlining them is safe; the list is short
+        // (connections saturated on this node) and SQLite has no array parameter to bind instead.
+        var exclusion = excluded.Count == 0
+            ? string.Empty
+            : " AND d.connection_id NOT IN (" + string.Join(", ", excluded.Select(id => postgres ? $"'{id:D}'::uuid" : $"'{id.ToString("D").ToUpperInvariant()}'")) + ")";
+        var sql = (postgres ? PostgresClaim : SqliteClaim).Replace("{7}", exclusion, StringComparison.Ordinal);
         var claimed = await db.Database.ExecuteSqlRawAsync(
             sql,
-            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), batch * 4, perConnection, batch],
+            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), batch * 4, queueDepth, batch],
             cancellationToken);
         if (claimed == 0)
         {

@@ -211,5 +211,9 @@ internal sealed class RequestComposer(SecretProtector protector)
         _ => "application/json",
     };
 
-    private static string StripLineBreaks(string value) => new(value.Where(c => !char.IsControl(c)).ToArray());
+    /// <summary>
+    /// A query value moved into a header: the header escaping drops what could end the line,
+    /// U+2028/U+2029 included (char.IsControl alone let those through).
+    /// </summary>
+    private static string StripLineBreaks(string value) => Templates.TemplateEscaping.Header(value);
 }

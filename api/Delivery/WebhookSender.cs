@@ -52,6 +52,13 @@ internal sealed class WebhookSender(HttpClient client)
         MaxConnectionsPerServer = 512,
         MaxResponseHeadersLength = 64,
         EnableMultipleHttp2Connections = true,
+        // Header values come from contact data ("José" in X-Name): without this, any character
+        // beyond ASCII made HttpClient refuse the request, recorded as a connection_error and
+        // retried ten times. Sent as UTF-8, what receivers in practice expect.
+        RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8,
+        // No W3C traceparent/tracestate on requests to third parties: our trace ids are internal,
+        // and a receiver gets exactly the headers the connection defines plus the signature ones.
+        ActivityHeadersPropagator = null,
     };
 
     public async Task<SendResult> SendAsync(OutgoingRequest request, bool expectJson, CancellationToken cancellationToken)
@@ -81,10 +88,23 @@ internal sealed class WebhookSender(HttpClient client)
         try
         {
             using var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            var (body, truncated) = await ReadCappedAsync(response, timeout.Token);
-            var elapsed = Elapsed(started);
             var headers = ResponseHeaders(response);
             var status = (int)response.StatusCode;
+            string? body;
+            bool truncated;
+            try
+            {
+                (body, truncated) = await ReadCappedAsync(response, timeout.Token);
+            }
+            catch (IOException e)
+            {
+                // A receiver that resets the connection halfway through its body surfaces here as
+                // HttpIOException, not HttpRequestException: without this the attempt was never
+                // recorded and the delivery sat in `delivering` until its lease ran out.
+                return new SendResult(Outcomes.ConnectionError, status, headers, null, false, Elapsed(started), $"The endpoint answered {status} but the connection broke while its body was read: {e.Message}", null);
+            }
+
+            var elapsed = Elapsed(started);
             var retryAfter = status is 429 or 503 ? RetryAfterOf(response) : null;
             if (status is < 200 or > 299)
             {
