@@ -3,8 +3,11 @@ namespace WebhooksApi.Http;
 internal static class EndpointConventions
 {
     /// <summary>The problem responses every authenticated operation can give.</summary>
+    /// <summary>401 and 403, and the 429 (with Retry-After) a client address gets after too many refused keys.</summary>
     public static RouteHandlerBuilder ProducesAuthProblems(this RouteHandlerBuilder builder) =>
-        builder.ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+        builder.ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
 
     public static RouteHandlerBuilder ProducesValidationProblems(this RouteHandlerBuilder builder) =>
         builder.ProducesValidationProblem();
