@@ -35,8 +35,16 @@ internal sealed class DeliverySignals
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var delay = Task.Delay(remaining, time, timeout.Token);
-        var woken = _wake.Reader.WaitToReadAsync(timeout.Token).AsTask();
-        await Task.WhenAny(delay, woken);
+        // The timer counts `remaining` from the clock as it reads when the timer is made. A clock
+        // that jumped past `until` after `remaining` was read but before that (a test clock moved
+        // by another thread, seen under load) would leave the timer due only after a second jump
+        // that may never come: look at the clock again now that the timer exists.
+        if (time.GetUtcNow() < until)
+        {
+            var woken = _wake.Reader.WaitToReadAsync(timeout.Token).AsTask();
+            await Task.WhenAny(delay, woken);
+        }
+
         await timeout.CancelAsync();
         _wake.Reader.TryRead(out _);
     }
