@@ -208,8 +208,7 @@ internal sealed class IdempotencyMiddleware(IDbContextFactory<WebhooksDbContext>
 
         if (record.StatusCode == 0)
         {
-            await Problems.Write(context, Problems.Problem(StatusCodes.Status409Conflict, Problems.IdempotencyInProgressType,
-                "A request with this Idempotency-Key is still running.", "Retry after the first request has finished."));
+            await Problems.Write(context, Problems.IdempotencyInProgress("Retry after the first request has finished."));
             return;
         }
 

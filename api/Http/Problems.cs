@@ -46,6 +46,10 @@ internal static class Problems
 
     public static ProblemHttpResult Forbidden(string detail) => Problem(StatusCodes.Status403Forbidden, ForbiddenType, "Not allowed.", detail);
 
+    /// <summary>409: another request holds this Idempotency-Key and has not answered yet.</summary>
+    public static ProblemHttpResult IdempotencyInProgress(string detail) =>
+        Problem(StatusCodes.Status409Conflict, IdempotencyInProgressType, "A request with this Idempotency-Key is still running.", detail);
+
     public static ProblemHttpResult Problem(int status, string type, string title, string detail) =>
         TypedResults.Problem(new ProblemDetails { Status = status, Type = type, Title = title, Detail = detail });
 

@@ -57,7 +57,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         var hasKey = BearerToken(Request) is not null;
         if (hasKey)
         {
-            Context.RequestServices.GetRequiredService<FailedAuthLimiter>().RecordFailure(FailedAuthLimiter.Address(Context));
+            FailedAuthLimiter.RecordFailure(Context);
         }
 
         return Problems.Write(Context, Problems.Unauthorized(hasKey

@@ -41,6 +41,10 @@ internal sealed class FailedAuthLimiter(TimeProvider time, IOptions<FailedAuthOp
         return window.Failures >= options.Value.FailedAuthLimit && left > TimeSpan.Zero ? left : null;
     }
 
+    /// <summary>Counts a refused key against the address this request came from.</summary>
+    public static void RecordFailure(HttpContext context) =>
+        context.RequestServices.GetRequiredService<FailedAuthLimiter>().RecordFailure(Address(context));
+
     public void RecordFailure(string address)
     {
         var now = time.GetUtcNow();

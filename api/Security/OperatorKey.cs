@@ -34,7 +34,7 @@ internal static class OperatorKey
 
             if (!Matches(given, configured))
             {
-                http.RequestServices.GetRequiredService<FailedAuthLimiter>().RecordFailure(FailedAuthLimiter.Address(http));
+                FailedAuthLimiter.RecordFailure(http);
                 return Problems.Forbidden("This endpoint needs the operator key.");
             }
 

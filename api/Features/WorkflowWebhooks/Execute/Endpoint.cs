@@ -143,8 +143,7 @@ internal sealed class Endpoint : IEndpoint
             if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
             {
                 await transaction.RollbackAsync(cancellationToken);
-                return Problems.Problem(StatusCodes.Status409Conflict, Problems.IdempotencyInProgressType,
-                    "A request with this Idempotency-Key is still running.", "Another request took this Idempotency-Key over; retry to get its answer.");
+                return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
             }
 
             await transaction.CommitAsync(cancellationToken);
