@@ -11,6 +11,18 @@ internal static class AttemptRecorder
 {
     private const int MaxLoggedBodyChars = 64 * 1024;
 
+    private const string Insert = """
+        INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at,
+          contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code,
+          response_headers_json, response_body, duration_ms, outcome, error)
+        VALUES (@id, @account, @connection, @delivery, @step, @test, @number, @at, @contact, @email, @phone, @identifier,
+          @method, @url, @headers, @body, @code, @responseHeaders, @responseBody, @duration, @outcome, @error)
+        """;
+
+    private static readonly string[] InsertParameters =
+        ["@id", "@account", "@connection", "@delivery", "@step", "@test", "@number", "@at", "@contact", "@email", "@phone", "@identifier",
+         "@method", "@url", "@headers", "@body", "@code", "@responseHeaders", "@responseBody", "@duration", "@outcome", "@error"];
+
     public static Attempt Build(
         Connection connection,
         MaskedRequest request,
@@ -46,6 +58,19 @@ internal static class AttemptRecorder
         Outcome = templateError is not null ? Outcomes.TemplateError : result!.Outcome,
         Error = Cap(templateError ?? result?.Error, 2000),
     };
+
+    /// <summary>Inserts log rows in the caller's transaction without change tracking (the dispatcher's result writer).</summary>
+    public static Task<int> InsertAsync(WebhooksDbContext db, IReadOnlyCollection<Attempt> attempts, CancellationToken cancellationToken) =>
+        RawStatements.ExecuteAsync(
+            db,
+            Insert,
+            InsertParameters,
+            attempts.Select(a => new object?[]
+            {
+                a.Id, a.AccountId, a.ConnectionId, a.DeliveryId, a.WorkflowWebhookId, a.IsTest, a.AttemptNumber, a.CreatedAt, a.ContactId, a.Email, a.Phone, a.Identifier,
+                a.RequestMethod, a.RequestUrl, a.RequestHeadersJson, a.RequestBody, a.StatusCode, a.ResponseHeadersJson, a.ResponseBody, a.DurationMs, a.Outcome, a.Error,
+            }).ToList(),
+            cancellationToken);
 
     /// <summary>
     /// Emails are matched case-insensitively by storing them lower-cased; the identifier is often

@@ -77,6 +77,28 @@ internal static class DeliveryStore
         return await db.Deliveries.AsNoTracking().Where(d => d.ClaimToken == token).ToListAsync(cancellationToken);
     }
 
+    private const string ResultUpdate = """
+        UPDATE deliveries SET status = @status, attempt_count = @attempts, first_attempt_at = @first, last_attempt_at = @at,
+          next_attempt_at = @next, claim_token = NULL, locked_until = NULL, last_status_code = @code, last_outcome = @outcome,
+          last_error = @error, response_body = @body, failure_reason = @reason, completed_at = @completed, updated_at = @at
+        WHERE id = @id AND claim_token = @token
+        """;
+
+    private static readonly string[] ResultParameters = ["@id", "@token", "@status", "@attempts", "@first", "@at", "@next", "@code", "@outcome", "@error", "@body", "@reason", "@completed"];
+
+    /// <summary>
+    /// Writes attempt results in the caller's transaction, each only under the claim token it was
+    /// sent with: a row whose lease expired and was claimed again (by this node or another) is
+    /// not overwritten by the late result.
+    /// </summary>
+    public static Task<int> WriteResultsAsync(WebhooksDbContext db, IReadOnlyCollection<DeliveryResult> results, CancellationToken cancellationToken) =>
+        RawStatements.ExecuteAsync(
+            db,
+            ResultUpdate,
+            ResultParameters,
+            results.Select(r => new object?[] { r.Id, r.Token, r.Status, r.Attempts, r.First, r.At, r.Next, r.StatusCode, r.Outcome, r.Error, r.ResponseBody, r.FailureReason, r.CompletedAt }).ToList(),
+            cancellationToken);
+
     /// <summary>Rows whose node died mid-request (lease passed) go back to pending: at-least-once.</summary>
     public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -163,3 +185,19 @@ internal static class DeliveryStore
         return value;
     }
 }
+
+/// <summary>What one attempt changes on its delivery row.</summary>
+internal sealed record DeliveryResult(
+    Guid Id,
+    Guid? Token,
+    string Status,
+    int Attempts,
+    DateTimeOffset First,
+    DateTimeOffset At,
+    DateTimeOffset Next,
+    int? StatusCode,
+    string Outcome,
+    string? Error,
+    string? ResponseBody,
+    string? FailureReason,
+    DateTimeOffset? CompletedAt);

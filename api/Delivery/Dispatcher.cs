@@ -33,6 +33,7 @@ internal sealed partial class Dispatcher(
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
     private SemaphoreSlim? _slots;
     private long _sent;
+    private DateTimeOffset _nextRecovery;
     private CancellationToken _sendToken;
 
     /// <summary>Requests this node has sent (every attempt), for tests and diagnostics.</summary>
@@ -163,7 +164,14 @@ internal sealed partial class Dispatcher(
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
+        if (now >= _nextRecovery)
+        {
+            // Once a poll interval, not every claim: the statement takes SQLite's one write lock
+            // even when no lease has expired, and claims run hundreds of times a second under load.
+            await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
+            _nextRecovery = now + _options.PollInterval;
+        }
+
         // A claimed delivery holds a node slot while it waits at its connection's gate. A
         // connection holding its limit plus a queue here gets no more rows until the queue has
         // drained, or an endpoint that hangs would soon hold every slot and starve all other
@@ -339,6 +347,8 @@ internal sealed partial class Dispatcher(
         var gone = new HashSet<Guid>();
         var resumeSignal = false;
         DateTimeOffset latest = default;
+        var results = new List<DeliveryResult>(batch.Count);
+        var attemptRows = new List<Attempt>(batch.Count);
         // A connection may have left `active` while these requests were in flight (health check,
         // user, 410): a retry must then wait as held, or it would slip past the hold.
         var connectionIds = batch.Select(c => c.Connection.Id).Distinct().ToList();
@@ -393,32 +403,16 @@ internal sealed partial class Dispatcher(
             var completed = status is DeliveryStatuses.Succeeded or DeliveryStatuses.Failed ? c.At : (DateTimeOffset?)null;
             // The next delivery of an ordered connection becomes sendable only now.
             resumeSignal |= d.Ordered && completed is not null;
-            var body = c.CaptureResponse ? result?.ResponseBody : null;
-            var token = d.ClaimToken;
-            await db.Deliveries
-                .Where(x => x.Id == d.Id && x.ClaimToken == token)
-                .ExecuteUpdateAsync(u => u
-                    .SetProperty(x => x.Status, status)
-                    .SetProperty(x => x.AttemptCount, attempts)
-                    .SetProperty(x => x.FirstAttemptAt, first)
-                    .SetProperty(x => x.LastAttemptAt, c.At)
-                    .SetProperty(x => x.NextAttemptAt, next)
-                    .SetProperty(x => x.ClaimToken, (Guid?)null)
-                    .SetProperty(x => x.LockedUntil, (DateTimeOffset?)null)
-                    .SetProperty(x => x.LastStatusCode, result == null ? null : result.StatusCode)
-                    .SetProperty(x => x.LastOutcome, outcome)
-                    .SetProperty(x => x.LastError, c.Composed.TemplateError ?? (result == null ? null : result.Error))
-                    .SetProperty(x => x.ResponseBody, body)
-                    .SetProperty(x => x.FailureReason, reason)
-                    .SetProperty(x => x.CompletedAt, completed)
-                    .SetProperty(x => x.UpdatedAt, c.At), cancellationToken);
-
+            results.Add(new DeliveryResult(
+                d.Id, d.ClaimToken, status, attempts, first, c.At, next, result?.StatusCode, outcome,
+                c.Composed.TemplateError ?? result?.Error, c.CaptureResponse ? result?.ResponseBody : null, reason, completed));
             var subject = new AttemptSubject(d.ContactId, d.Email, d.Phone, d.Identifier);
-            db.Attempts.Add(AttemptRecorder.Build(c.Connection, c.Composed.Masked, result, c.Composed.TemplateError, subject, c.At, isTest: false, attempts, d.Id, d.WorkflowWebhookId));
+            attemptRows.Add(AttemptRecorder.Build(c.Connection, c.Composed.Masked, result, c.Composed.TemplateError, subject, c.At, isTest: false, attempts, d.Id, d.WorkflowWebhookId));
             latest = c.At > latest ? c.At : latest;
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        await DeliveryStore.WriteResultsAsync(db, results, cancellationToken);
+        await AttemptRecorder.InsertAsync(db, attemptRows, cancellationToken);
         if (succeeded.Count > 0)
         {
             await db.Connections.Where(x => succeeded.Contains(x.Id) && x.FailingSince != null)

@@ -15,7 +15,8 @@ internal sealed class CommandCounter : IObserver<DiagnosticListener>, IObserver<
 
     private CommandCounter() => _subscription = DiagnosticListener.AllListeners.Subscribe(this);
 
-    public static long Count => Interlocked.Read(ref _count);
+    /// <summary>EF's commands plus the statements the service runs below EF (RawStatements).</summary>
+    public static long Count => Interlocked.Read(ref _count) + WebhooksApi.Persistence.RawStatements.Executed;
 
     /// <summary>Starts counting for the rest of the process (idempotent).</summary>
     public static void EnsureStarted() => _instance ??= new CommandCounter();
