@@ -13,6 +13,8 @@ internal sealed class SecretProtector(IDataProtectionProvider provider)
     // The purpose string isolates these ciphertexts from any other use of the key ring; changing
     // it makes every stored secret unreadable.
     private readonly IDataProtector _protector = provider.CreateProtector("WebhooksApi.Secrets.v1");
+    private const int MaxCached = 10_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _plaintexts = new(StringComparer.Ordinal);
 
     public string Protect(string plaintext) => _protector.Protect(plaintext);
 
@@ -33,9 +35,25 @@ internal sealed class SecretProtector(IDataProtectionProvider provider)
 
     public string Unprotect(string ciphertext)
     {
+        // Every delivery reads its connection's signing secret (and auth secrets): decrypting
+        // each time (key derivation, AES, HMAC) was 3% of the process in a drain profile. A
+        // ciphertext always decrypts to the same text, and a rotated or changed secret is a new
+        // ciphertext, so a bounded map from one to the other is safe to keep.
+        if (_plaintexts.TryGetValue(ciphertext, out var cached))
+        {
+            return cached;
+        }
+
         try
         {
-            return _protector.Unprotect(ciphertext);
+            var plaintext = _protector.Unprotect(ciphertext);
+            if (_plaintexts.Count >= MaxCached)
+            {
+                _plaintexts.Clear();
+            }
+
+            _plaintexts[ciphertext] = plaintext;
+            return plaintext;
         }
         catch (CryptographicException e)
         {
