@@ -16,7 +16,7 @@ internal sealed class BacklogScenario : Scenario
 
     public override int DefaultN => 1_000_000;
 
-    public override int AllN => 20_000;
+    public override int AllN => 10_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {

@@ -17,7 +17,7 @@ internal sealed class FanoutScenario : Scenario
 
     public override int DefaultN => 10_000;
 
-    public override int AllN => 2_000;
+    public override int AllN => 1_000;
 
     public override async Task<RunFigures> RunAsync(string provider, int n, CancellationToken cancellationToken)
     {
