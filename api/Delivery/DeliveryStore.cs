@@ -90,6 +90,33 @@ internal static class DeliveryStore
         return await db.Deliveries.AsNoTracking().Where(d => d.ClaimToken == token).ToListAsync(cancellationToken);
     }
 
+    private const string Insert = """
+        INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone,
+          identifier, attempt_count, next_attempt_at, created_at, updated_at, completed_at, failure_reason)
+        VALUES (@id, @account, @connection, @step, @status, @ordered, @payload, @contact, @email, @phone,
+          @identifier, 0, @next, @created, @updated, @completed, @reason)
+        """;
+
+    private static readonly string[] InsertParameters =
+        ["@id", "@account", "@connection", "@step", "@status", "@ordered", "@payload", "@contact", "@email", "@phone", "@identifier", "@next", "@created", "@updated", "@completed", "@reason"];
+
+    /// <summary>
+    /// Inserts newly accepted deliveries (no attempt yet) in the caller's transaction, without
+    /// change tracking: EF's SaveChanges for a batch of 1,000 executions was most of the accept
+    /// path's CPU in throughput and backlog profiles, on both providers.
+    /// </summary>
+    public static Task<int> InsertAsync(WebhooksDbContext db, IReadOnlyCollection<WebhookDelivery> rows, CancellationToken cancellationToken) =>
+        RawStatements.ExecuteAsync(
+            db,
+            Insert,
+            InsertParameters,
+            rows.Select(d => new object?[]
+            {
+                d.Id, d.AccountId, d.ConnectionId, d.WorkflowWebhookId, d.Status, d.Ordered, d.PayloadJson, d.ContactId, d.Email, d.Phone,
+                d.Identifier, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.FailureReason,
+            }).ToList(),
+            cancellationToken);
+
     private const string ResultUpdate = """
         UPDATE deliveries SET status = @status, attempt_count = @attempts, first_attempt_at = @first, last_attempt_at = @at,
           next_attempt_at = @next, claim_token = NULL, locked_until = NULL, last_status_code = @code, last_outcome = @outcome,

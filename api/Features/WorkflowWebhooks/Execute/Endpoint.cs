@@ -131,26 +131,23 @@ internal sealed class Endpoint : IEndpoint
         var answer = new ExecutionsOut(accepted, pending, held, skipped);
 
         var waiter = wait == true ? signals.AttemptFinished(rows[0].Id) : null;
-        db.Deliveries.AddRange(rows);
-        if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            // The deliveries and the key's stored answer commit together: a node killed in between
-            // would otherwise leave deliveries the client was never told about, and the retry
-            // with the same key (taken over once the key is stale) would accept them a second time.
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.SaveChangesAsync(cancellationToken);
-            var body = JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions);
-            if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
+            await DeliveryStore.InsertAsync(db, rows, cancellationToken);
+            if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
             {
-                await transaction.RollbackAsync(cancellationToken);
-                return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
+                // The deliveries and the key's stored answer commit together: a node killed in between
+                // would otherwise leave deliveries the client was never told about, and the retry
+                // with the same key (taken over once the key is stale) would accept them a second time.
+                var body = JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions);
+                if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
+                }
             }
 
             await transaction.CommitAsync(cancellationToken);
-        }
-        else
-        {
-            await db.SaveChangesAsync(cancellationToken);
         }
 
         if (status == DeliveryStatuses.Pending)
