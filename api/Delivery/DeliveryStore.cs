@@ -42,7 +42,7 @@ internal static class DeliveryStore
           SELECT id FROM (
             SELECT d.id, k.max_concurrency, ROW_NUMBER() OVER (PARTITION BY d.connection_id ORDER BY d.next_attempt_at, d.id) AS rn
             FROM connections k JOIN deliveries d ON d.id IN ({DueRows})
-            WHERE 1 = 1{Excluded})
+            WHERE k.status = 'active'{Excluded})
           WHERE rn <= max_concurrency + {"{4}"} ORDER BY rn LIMIT {"{5}"})
         """;
 
@@ -60,7 +60,7 @@ internal static class DeliveryStore
                 SELECT 1 FROM deliveries o WHERE o.connection_id = h.connection_id AND o.status IN {Unfinished} AND o.id < h.id))
             ORDER BY h.next_attempt_at LIMIT k.max_concurrency + {"{4}"}
             FOR UPDATE SKIP LOCKED) d
-          WHERE TRUE{Excluded}),
+          WHERE k.status = 'active'{Excluded}),
         r AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
         UPDATE deliveries SET status = 'delivering', claim_token = {"{0}"}, locked_until = {"{1}"}, updated_at = {"{2}"}
         WHERE id IN (SELECT id FROM r ORDER BY rn LIMIT {"{5}"})
@@ -185,20 +185,55 @@ internal static class DeliveryStore
             .ExecuteUpdateAsync(u => u.SetProperty(d => d.LockedUntil, until), cancellationToken);
     }
 
-    /// <summary>A connection that may not be sent to: its waiting deliveries are held, not dropped.</summary>
-    public static Task<int> HoldAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        db.Deliveries
-            .Where(d => d.ConnectionId == connectionId && d.Status == DeliveryStatuses.Pending)
-            .ExecuteUpdateAsync(u => u.SetProperty(d => d.Status, DeliveryStatuses.Held).SetProperty(d => d.UpdatedAt, now), cancellationToken);
+    /// <summary>Rows moved per transaction when a connection's deliveries follow its status.</summary>
+    private const int SettleChunk = 5_000;
 
-    /// <summary>The connection is active again: held deliveries resume, in the order they were accepted.</summary>
-    public static Task<int> ResumeAsync(WebhooksDbContext db, Guid connectionId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        db.Deliveries
-            .Where(d => d.ConnectionId == connectionId && d.Status == DeliveryStatuses.Held)
-            .ExecuteUpdateAsync(u => u
-                .SetProperty(d => d.Status, DeliveryStatuses.Pending)
-                .SetProperty(d => d.NextAttemptAt, now)
-                .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+    // Each chunk re-reads the connection's status in its own transaction, so a chunk never undoes
+    // a status change that committed meanwhile (an activation racing the health check's hold).
+    private const string ResumeChunk = """
+        UPDATE deliveries SET status = 'pending', next_attempt_at = {1}, updated_at = {1}
+        WHERE id IN (SELECT id FROM deliveries WHERE connection_id = {0} AND status = 'held' ORDER BY id LIMIT {2})
+          AND EXISTS (SELECT 1 FROM connections WHERE id = {0} AND status = 'active')
+        """;
+
+    private const string HoldChunk = """
+        UPDATE deliveries SET status = 'held', updated_at = {1}
+        WHERE id IN (SELECT id FROM deliveries WHERE connection_id = {0} AND status = 'pending' ORDER BY id LIMIT {2})
+          AND EXISTS (SELECT 1 FROM connections WHERE id = {0} AND status <> 'active')
+        """;
+
+    /// <summary>
+    /// Brings a connection's waiting deliveries in line with its committed status: held while it
+    /// may not be sent to (nothing is dropped), pending again, in accepted order, once it is active.
+    /// Call it after the status change has committed. It works in chunks of a few thousand rows,
+    /// each its own transaction: resuming a 1,000,000-delivery backlog in one statement held
+    /// SQLite's write lock for over 30 s (every accept, claim and result write waited, and lease
+    /// recovery and Quartz failed with "database is locked"). Until a chunk has moved them, pending
+    /// rows of a connection that is not active are not claimed (the claim reads active connections
+    /// only), and a node that dies midway leaves the rest to <see cref="UnsettledConnectionsAsync"/>.
+    /// </summary>
+    public static async Task<int> SettleAsync(WebhooksDbContext db, Guid connectionId, bool active, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var moved = await db.Database.ExecuteSqlRawAsync(active ? ResumeChunk : HoldChunk, [connectionId, Timestamp(db, now), SettleChunk], cancellationToken);
+            total += moved;
+            if (moved < SettleChunk)
+            {
+                return total;
+            }
+        }
+    }
+
+    /// <summary>Connections whose waiting deliveries do not match their status (a settle cut short), with that status.</summary>
+    public static Task<List<(Guid Id, bool Active)>> UnsettledConnectionsAsync(WebhooksDbContext db, CancellationToken cancellationToken) =>
+        db.Connections
+            .Where(k => k.Status == ConnectionStatuses.Active
+                ? db.Deliveries.Any(d => d.ConnectionId == k.Id && d.Status == DeliveryStatuses.Held)
+                : db.Deliveries.Any(d => d.ConnectionId == k.Id && d.Status == DeliveryStatuses.Pending))
+            .Select(k => new ValueTuple<Guid, bool>(k.Id, k.Status == ConnectionStatuses.Active))
+            .ToListAsync(cancellationToken);
 
     /// <summary>Held longer than the hold limit: failed, with reason `expired`.</summary>
     public static Task<int> ExpireHeldAsync(WebhooksDbContext db, DateTimeOffset now, TimeSpan holdLimit, CancellationToken cancellationToken)

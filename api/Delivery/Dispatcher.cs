@@ -426,6 +426,7 @@ internal sealed partial class Dispatcher(
                 .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)latest), cancellationToken);
         }
 
+        var stopped = new List<Guid>();
         foreach (var connectionId in gone)
         {
             // 410 Gone: the endpoint says it will not come back. Stop sending and hold what waits.
@@ -436,11 +437,16 @@ internal sealed partial class Dispatcher(
                     .SetProperty(x => x.StatusChangedAt, latest), cancellationToken);
             if (changed > 0)
             {
-                await DeliveryStore.HoldAsync(db, connectionId, latest, cancellationToken);
+                stopped.Add(connectionId);
             }
         }
 
         await transaction.CommitAsync(cancellationToken);
+        foreach (var connectionId in stopped)
+        {
+            await DeliveryStore.SettleAsync(db, connectionId, active: false, latest, cancellationToken);
+        }
+
         if (resumeSignal)
         {
             signals.WorkAvailable();

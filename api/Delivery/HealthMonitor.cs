@@ -93,7 +93,6 @@ internal sealed class HealthMonitor(
 
         foreach (var (connectionId, reason) in broken)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var changed = await db.Connections.Where(c => c.Id == connectionId && c.Status == ConnectionStatuses.Active)
                 .ExecuteUpdateAsync(u => u
                     .SetProperty(c => c.Status, ConnectionStatuses.Error)
@@ -102,11 +101,15 @@ internal sealed class HealthMonitor(
                     .SetProperty(c => c.UpdatedAt, now), cancellationToken);
             if (changed > 0)
             {
-                await DeliveryStore.HoldAsync(db, connectionId, now, cancellationToken);
+                await DeliveryStore.SettleAsync(db, connectionId, active: false, now, cancellationToken);
                 logger.LogWarning("Connection {ConnectionId} put in error: {Reason}", connectionId, reason);
             }
+        }
 
-            await transaction.CommitAsync(cancellationToken);
+        // A status change whose settle was cut short (the node died midway) is finished here.
+        foreach (var (connectionId, active) in await DeliveryStore.UnsettledConnectionsAsync(db, cancellationToken))
+        {
+            await DeliveryStore.SettleAsync(db, connectionId, active, now, cancellationToken);
         }
 
         var expired = await DeliveryStore.ExpireHeldAsync(db, now, dispatcher.Value.HoldLimit, cancellationToken);

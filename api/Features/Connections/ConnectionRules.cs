@@ -38,7 +38,7 @@ internal static class ConnectionRules
     /// <summary>
     /// Keeps deliveries in step with their connection: nothing waits as `pending` for a connection
     /// that may not be sent to (it is `held` instead), and held deliveries resume, in order, when
-    /// it is active again.
+    /// it is active again. Call it once the status change has committed (see DeliveryStore.SettleAsync).
     /// </summary>
     public static async Task MoveDeliveriesAsync(WebhooksDbContext db, Connection connection, string previousStatus, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -47,13 +47,9 @@ internal static class ConnectionRules
             return;
         }
 
-        if (connection.Status == ConnectionStatuses.Active)
+        if (connection.Status == ConnectionStatuses.Active || previousStatus == ConnectionStatuses.Active)
         {
-            await Delivery.DeliveryStore.ResumeAsync(db, connection.Id, now, cancellationToken);
-        }
-        else if (previousStatus == ConnectionStatuses.Active)
-        {
-            await Delivery.DeliveryStore.HoldAsync(db, connection.Id, now, cancellationToken);
+            await Delivery.DeliveryStore.SettleAsync(db, connection.Id, connection.Status == ConnectionStatuses.Active, now, cancellationToken);
         }
     }
 

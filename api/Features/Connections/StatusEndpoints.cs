@@ -29,10 +29,8 @@ internal static class StatusTransition
                 }
 
                 row.UpdatedAt = now;
-                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 await db.SaveChangesAsync(cancellationToken);
                 await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
                 if (row.Status == ConnectionStatuses.Active)
                 {
                     signals.WorkAvailable();

@@ -54,6 +54,7 @@ internal sealed class Endpoint : IEndpoint
             row.Name = patch.Name.Trim();
         }
 
+        var changed = new List<(Connection Connection, string Before)>();
         if (credentials is { } c)
         {
             AuthConnectorMapping.Store(row, type, c.Public, c.Secrets, protector);
@@ -61,14 +62,17 @@ internal sealed class Endpoint : IEndpoint
             var users = await db.Connections.Where(x => x.AccountId == accountId && x.AuthConnectorId == row.Id).ToListAsync(cancellationToken);
             foreach (var connection in users)
             {
-                var before = connection.Status;
+                changed.Add((connection, connection.Status));
                 Connections.ConnectionRules.ShapeChanged(connection, now, "The auth connector's credentials changed.");
-                await Connections.ConnectionRules.MoveDeliveriesAsync(db, connection, before, now, cancellationToken);
             }
         }
 
         row.UpdatedAt = now;
         await db.SaveChangesAsync(cancellationToken);
+        foreach (var (connection, before) in changed)
+        {
+            await Connections.ConnectionRules.MoveDeliveriesAsync(db, connection, before, now, cancellationToken);
+        }
         return TypedResults.Ok(AuthConnectorMapping.ToOut(row));
     }
 }

@@ -34,10 +34,8 @@ internal sealed class Endpoint : IEndpoint
             row.DeletedAt = now;
             row.UpdatedAt = now;
             ConnectionRules.SetStatus(row, ConnectionStatuses.Deleted, "Deleted by the user.", now);
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
             await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
         }
 
         return TypedResults.NoContent();

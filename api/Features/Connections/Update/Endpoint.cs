@@ -60,10 +60,8 @@ internal sealed class Endpoint : IEndpoint
         }
 
         row.UpdatedAt = now;
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(ConnectionRules.ToOut(row));
     }
 }
