@@ -131,7 +131,9 @@ internal sealed class Endpoint : IEndpoint
 
         if (test is { } isTest)
         {
-            query = query.Where(a => a.IsTest == isTest);
+            // `is_test` spelled out, not compared with a parameter: only then may the planner use
+            // the partial index of test sends (migration 20261123000007_TestSendIndex).
+            query = isTest ? query.Where(a => a.IsTest) : query.Where(a => !a.IsTest);
         }
 
         if (page.After is { } after)
