@@ -30,5 +30,7 @@ internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
         builder.HasIndex(a => new { a.AccountId, a.Email, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.Identifier, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.WorkflowWebhookId, a.Id });
+        // Test sends only, for `test=true` (migration 20261123000007_TestSendIndex).
+        builder.HasIndex(a => new { a.AccountId, a.Id }, Migrations.TestSendIndex.Name).HasFilter(Migrations.TestSendIndex.Filter);
     }
 }

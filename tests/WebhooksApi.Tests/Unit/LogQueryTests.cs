@@ -26,6 +26,39 @@ public sealed class LogQueryTests
         Assert.Equal(IdBounds.AtOrAfter(start), IdBounds.AtOrAfter(start.ToOffset(TimeSpan.FromHours(-5))));
     }
 
+    [Fact]
+    public void An_id_made_before_an_instant_is_always_below_its_upper_bound()
+    {
+        var onTheMillisecond = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+        var inside = onTheMillisecond.AddTicks(4567);
+        foreach (var to in (DateTimeOffset[])[onTheMillisecond, inside])
+        {
+            foreach (var offset in (TimeSpan[])[TimeSpan.FromTicks(1), TimeSpan.FromTicks(10), TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(3)])
+            {
+                Assert.True(Compare(Ids.New(to - offset), IdBounds.Before(to)) < 0, $"{to:O} - {offset}");
+            }
+        }
+
+        // On a millisecond's start, that millisecond's ids (made at or after it) are above the bound.
+        Assert.True(Compare(Ids.New(onTheMillisecond), IdBounds.Before(onTheMillisecond)) >= 0);
+        Assert.Equal(IdBounds.AtOrAfter(onTheMillisecond), IdBounds.Before(onTheMillisecond));
+        // Inside one, the bound is the next millisecond's: the row's time decides the rest.
+        Assert.Equal(IdBounds.AtOrAfter(onTheMillisecond.AddMilliseconds(1)), IdBounds.Before(inside));
+        Assert.Equal(IdBounds.Before(inside), IdBounds.Before(inside.ToOffset(TimeSpan.FromHours(9))));
+    }
+
+    [Fact]
+    public void Pages_read_newest_first_merge_into_the_first_rows_of_all()
+    {
+        var ids = Enumerable.Range(0, 12).Select(i => Ids.New(new DateTimeOffset(2026, 11, 23, 10, 0, i, TimeSpan.Zero))).ToList();
+        // Three codes' pages, each newest first and cut at three rows, as the class query reads them.
+        IReadOnlyList<Guid>[] pages = [[ids[11], ids[8], ids[2]], [ids[10], ids[9], ids[7]], [ids[5]]];
+
+        Assert.Equal([ids[11], ids[10], ids[9]], NewestFirst.Merge(pages, id => id, 3));
+        Assert.Equal([ids[11], ids[10], ids[9], ids[8], ids[7], ids[5], ids[2]], NewestFirst.Merge(pages, id => id, 10));
+        Assert.Empty(NewestFirst.Merge<Guid>([], id => id, 3));
+    }
+
     [Theory]
     [InlineData("404", 404, 405)]
     [InlineData("100", 100, 101)]

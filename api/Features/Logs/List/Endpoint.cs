@@ -85,11 +85,9 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(a => a.WorkflowWebhookId == s);
         }
 
-        if (codes is { } range)
+        if (codes?.Exact is { } code)
         {
-            query = range.Exact is { } code
-                ? query.Where(a => a.StatusCode == code)
-                : query.Where(a => a.StatusCode >= range.Low && a.StatusCode < range.High);
+            query = query.Where(a => a.StatusCode == code);
         }
 
         if (outcome is not null)
@@ -125,12 +123,17 @@ internal sealed class Endpoint : IEndpoint
 
         if (to is { } end)
         {
-            query = query.Where(a => a.CreatedAt < end);
+            // The same for `to`: without the id bound a newest-first scan walks every row newer
+            // than `to` before it reaches the range (250 ms at 200,000 rows, seconds at 5,000,000).
+            var ceiling = IdBounds.Before(end);
+            query = query.Where(a => a.CreatedAt < end && a.Id.CompareTo(ceiling) < 0);
         }
 
         if (test is { } isTest)
         {
-            query = query.Where(a => a.IsTest == isTest);
+            // `is_test` spelled out, not compared with a parameter: only then may the planner use
+            // the partial index of test sends (migration 20261123000007_TestSendIndex).
+            query = isTest ? query.Where(a => a.IsTest) : query.Where(a => !a.IsTest);
         }
 
         if (page.After is { } after)
@@ -138,13 +141,64 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(a => a.Id.CompareTo(after) < 0);
         }
 
-        var rows = await query
-            .OrderByDescending(a => a.Id)
-            .Take(page.Limit + 1)
-            .Select(a => new Row(a.Id, a.CreatedAt, a.DeliveryId, a.ConnectionId, a.WorkflowWebhookId, a.ContactId, a.Email, a.Phone,
-                a.Identifier, a.AttemptNumber, a.IsTest, a.RequestMethod, a.RequestUrl, a.StatusCode, a.DurationMs, a.Outcome, a.Error))
-            .ToListAsync(cancellationToken);
+        List<Row> rows;
+        if (codes is { Exact: null } statusClass)
+        {
+            // A class is a range on status_code: no index gives it newest first, and at millions of
+            // rows both plans the planner has (sort the whole class, or walk every id and filter)
+            // grow with the table. Each code of the class is an equality on (account_id,
+            // status_code, id) that reads its page already in order, so one bounded page per code
+            // that occurs, merged, is the class's page.
+            var pages = new List<IReadOnlyList<Row>>();
+            foreach (var classCode in await StatusCodesInAsync(db, accountId, statusClass, cancellationToken))
+            {
+                pages.Add(await FirstRowsAsync(query.Where(a => a.StatusCode == classCode), page.Limit + 1, cancellationToken));
+            }
+
+            rows = NewestFirst.Merge(pages, r => r.Id, page.Limit + 1);
+        }
+        else
+        {
+            rows = await FirstRowsAsync(query, page.Limit + 1, cancellationToken);
+        }
+
         return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
+    }
+
+    private static Task<List<Row>> FirstRowsAsync(IQueryable<Attempt> query, int count, CancellationToken cancellationToken) => query
+        .OrderByDescending(a => a.Id)
+        .Take(count)
+        .Select(a => new Row(a.Id, a.CreatedAt, a.DeliveryId, a.ConnectionId, a.WorkflowWebhookId, a.ContactId, a.Email, a.Phone,
+            a.Identifier, a.AttemptNumber, a.IsTest, a.RequestMethod, a.RequestUrl, a.StatusCode, a.DurationMs, a.Outcome, a.Error))
+        .ToListAsync(cancellationToken);
+
+    /// <summary>
+    /// The codes of the class that the account's log holds, each found by one index seek on
+    /// (account_id, status_code, id) from the previous one (a loose index scan): a handful of
+    /// seeks, where DISTINCT would read every row of the class.
+    /// </summary>
+    private static async Task<List<int>> StatusCodesInAsync(WebhooksDbContext db, Guid accountId, StatusCodeFilter statusClass, CancellationToken cancellationToken)
+    {
+        var found = new List<int>();
+        var next = statusClass.Low;
+        while (next < statusClass.High)
+        {
+            var low = next;
+            var code = await db.Attempts.AsNoTracking()
+                .Where(a => a.AccountId == accountId && a.StatusCode >= low && a.StatusCode < statusClass.High)
+                .OrderBy(a => a.StatusCode)
+                .Select(a => a.StatusCode)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (code is not { } c)
+            {
+                break;
+            }
+
+            found.Add(c);
+            next = c + 1;
+        }
+
+        return found;
     }
 
     private static LogEntryOut ToOut(Row r) => new(

@@ -102,6 +102,87 @@ public abstract class LogsTests<TFixture>(TFixture fixture) : ApiTests<TFixture>
     }
 
     [SkippableFact]
+    public async Task To_excludes_rows_at_or_after_it_even_inside_one_millisecond()
+    {
+        var s = await ScenarioAsync();
+        var all = await LogsAsync(s);
+        var t1 = (await LogsAsync(s, $"workflowWebhookId={s.A2}"))[0].GetProperty("time").GetDateTimeOffset();
+
+        // Rows on both sides: the 7 at T0 are before t1, the 2 at t1 and the 2 at T0+20m are not.
+        var before = await LogsAsync(s, $"to={LogBuilders.Q(t1)}");
+        Assert.Equal(7, before.Count);
+        Assert.All(before, l => Assert.True(l.GetProperty("time").GetDateTimeOffset() < t1));
+        // One microsecond later is (unless t1 ends its millisecond) still t1's millisecond: the id
+        // bound must not cut there.
+        Assert.Equal(9, (await LogsAsync(s, $"to={LogBuilders.Q(t1.AddTicks(10))}")).Count);
+        Assert.Equal(2, (await LogsAsync(s, $"from={LogBuilders.Q(t1)}&to={LogBuilders.Q(t1.AddTicks(10))}")).Count);
+        Assert.Empty(await LogsAsync(s, $"to={LogBuilders.Q(s.T0)}"));
+
+        // A cursor walk under `to`, two rows a page, is the unbounded list's tail, in order.
+        var walked = await s.Admin.AllPagesAsync($"/v1/logs?to={LogBuilders.Q(t1)}", limit: 2);
+        Assert.Equal(all.Skip(4).Select(l => l.Id()), walked.Select(l => l.Id()));
+    }
+
+    [SkippableFact]
+    public async Task To_keeps_rows_logged_after_ids_were_made_for_a_later_time()
+    {
+        // Ids for a later instant (a clock that later steps back does this; so does another test
+        // fixture's clock in this process) once pushed every following id past that instant, and
+        // a `to` bound on ids then dropped rows whose created_at was inside the range.
+        WebhooksApi.Persistence.Ids.New(Fixture.Time.GetUtcNow().AddDays(3));
+        var s = await ScenarioAsync();
+        var t2 = s.T0.AddMinutes(20);
+
+        Assert.Equal(9, (await LogsAsync(s, $"to={LogBuilders.Q(t2)}")).Count);
+        Assert.Equal(2, (await LogsAsync(s, $"from={LogBuilders.Q(s.T0.AddMinutes(5))}&to={LogBuilders.Q(s.T0.AddMinutes(15))}")).Count);
+    }
+
+    [SkippableFact]
+    public async Task A_status_class_lists_every_code_of_the_class_newest_first_across_pages()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint(LogBuilders.StatusByContact);
+        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "exponential", maxAttempts = 1, initialDelaySeconds = 3600 }));
+        var t0 = Fixture.Time.GetUtcNow();
+        // 4xx, hand-counted: 404 x3, 429 x2, 422, 401 = 7 rows (not 410: it disables the connection) over three minutes, between 200s and 5xx.
+        await step.ExecuteAndSettleAsync(new { id = "s404" }, new { id = "s429" }, new { id = "ok-1" }, new { id = "s500" });
+        Fixture.Time.Advance(TimeSpan.FromMinutes(1));
+        await step.ExecuteAndSettleAsync(new { id = "s422" }, new { id = "s404" }, new { id = "ok-2" });
+        Fixture.Time.Advance(TimeSpan.FromMinutes(1));
+        await step.ExecuteAndSettleAsync(new { id = "s429" }, new { id = "s401" }, new { id = "s503" }, new { id = "s404" });
+        using var admin = account.Admin();
+
+        // The activation's test send (a 200) is in the log too; the executions are the rest.
+        var all = await admin.AllPagesAsync("/v1/logs");
+        Assert.Equal(12, all.Count);
+        var expected = all.Where(l => l.GetProperty("statusCode").GetInt32() is >= 400 and < 500).Select(l => l.Id()).ToList();
+        Assert.Equal(7, expected.Count);
+
+        var classPage = await admin.AllPagesAsync("/v1/logs?statusCode=4xx");
+        Assert.Equal(expected, classPage.Select(l => l.Id()));
+        Assert.Equal(["s401", "s404", "s404", "s404", "s422", "s429", "s429"], classPage.Select(l => l.Str("contactId")).Order());
+
+        // One, two, three a page: each code's rows interleaved by time, none repeated or skipped.
+        foreach (var limit in (int[])[1, 2, 3])
+        {
+            Assert.Equal(expected, (await admin.AllPagesAsync("/v1/logs?statusCode=4XX", limit)).Select(l => l.Id()));
+        }
+
+        Assert.Equal(["s500", "s503"], (await admin.AllPagesAsync("/v1/logs?statusCode=5xx", 1)).Select(l => l.Str("contactId")).Order());
+        Assert.Equal(["ok-1", "ok-2"], (await admin.AllPagesAsync("/v1/logs?statusCode=2xx&test=false", 1)).Select(l => l.Str("contactId")).Order());
+        Assert.Empty(await admin.AllPagesAsync("/v1/logs?statusCode=1xx"));
+        Assert.Empty(await admin.AllPagesAsync("/v1/logs?statusCode=3xx"));
+
+        // With a date range: the first minute's 404 and 429 are out, the last minute's three stay with the middle two.
+        var laterOnes = await admin.AllPagesAsync($"/v1/logs?statusCode=4xx&from={LogBuilders.Q(t0.AddSeconds(30))}", 2);
+        Assert.Equal(expected.Take(5), laterOnes.Select(l => l.Id()));
+        var middle = await admin.AllPagesAsync($"/v1/logs?statusCode=4xx&from={LogBuilders.Q(t0.AddSeconds(30))}&to={LogBuilders.Q(t0.AddSeconds(90))}", 1);
+        Assert.Equal(["s404", "s422"], middle.Select(l => l.Str("contactId")).Order());
+        // And with another filter: only one contact's rows of the class.
+        Assert.Equal(3, (await admin.AllPagesAsync("/v1/logs?statusCode=4xx&contactId=s404", 1)).Count);
+    }
+
+    [SkippableFact]
     public async Task Filters_combine()
     {
         var s = await ScenarioAsync();
