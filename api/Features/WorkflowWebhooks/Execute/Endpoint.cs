@@ -54,6 +54,7 @@ internal sealed class Endpoint : IEndpoint
         HttpContext http,
         WebhooksDbContext db,
         DeliverySignals signals,
+        AcceptCommitter committer,
         TimeProvider time,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
         CancellationToken cancellationToken)
@@ -131,26 +132,19 @@ internal sealed class Endpoint : IEndpoint
         var answer = new ExecutionsOut(accepted, pending, held, skipped);
 
         var waiter = wait == true ? signals.AttemptFinished(rows[0].Id) : null;
-        db.Deliveries.AddRange(rows);
+        IdempotentAnswer? stored = null;
         if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
         {
             // The deliveries and the key's stored answer commit together: a node killed in between
             // would otherwise leave deliveries the client was never told about, and the retry
             // with the same key (taken over once the key is stale) would accept them a second time.
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.SaveChangesAsync(cancellationToken);
-            var body = JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions);
-            if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
-            }
-
-            await transaction.CommitAsync(cancellationToken);
+            stored = new IdempotentAnswer(claim, StatusCodes.Status202Accepted, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions));
         }
-        else
+
+        // Returns once the rows are committed (grouped with concurrent calls on SQLite).
+        if (await committer.CommitAsync(rows, stored, cancellationToken) == AcceptOutcome.KeyTakenOver)
         {
-            await db.SaveChangesAsync(cancellationToken);
+            return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
         }
 
         if (status == DeliveryStatuses.Pending)
