@@ -32,9 +32,10 @@ internal sealed class AcceptsClosedException() : InvalidOperationException("The 
 /// What it guarantees: durability is unchanged (synchronous stays as configured, FULL by default):
 /// <see cref="CommitAsync"/> returns only after the transaction holding the caller's rows has
 /// committed, so a 202 is never sent for rows that a kill -9 could still lose. A caller's rows and
-/// its Idempotency-Key answer commit together or not at all. Each request of a group runs under
-/// its own SAVEPOINT: a key another request took over, or a failed insert, rolls back that request
-/// alone and fails only its caller; the rest of the group commits. If the transaction itself fails
+/// its Idempotency-Key answer commit together or not at all. One request's failure is its own: a
+/// key another request took over writes nothing of that request (its caller gets the 409 as
+/// before); rows that fail to insert roll the group back, and the group is written again with a
+/// SAVEPOINT per request, so only the failing request's caller gets the error. If the transaction itself fails
 /// (database busy, disk error) every caller in the group gets the error and nothing was written.
 /// On disposal (after the host has stopped serving requests) what is queued is still written
 /// before the loop ends; a call after that throws <see cref="AcceptsClosedException"/> (a 503),
@@ -142,66 +143,14 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         }
     }
 
-    /// <summary>One transaction for the group, a savepoint per request when there are several; completes every request.</summary>
+    /// <summary>Commits the group and completes every request in it.</summary>
     private async Task WriteAsync(IReadOnlyList<Pending> group, CancellationToken cancellationToken)
     {
-        var isolate = group.Count > 1;
-        var committed = new List<Pending>(group.Count);
         try
         {
-            await using var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
-            // The rows are new and never change before SaveChanges: no snapshot scan needed.
-            db.ChangeTracker.AutoDetectChangesEnabled = false;
-            db.Database.AutoSavepointsEnabled = false;
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            foreach (var pending in group)
+            if (!await TryWriteTogetherAsync(group, cancellationToken))
             {
-                if (isolate)
-                {
-                    await transaction.CreateSavepointAsync("accept", cancellationToken);
-                }
-
-                try
-                {
-                    var answer = pending.Answer;
-                    if (answer is not null && !await answer.Claim.StoreAsync(db, answer.StatusCode, answer.ContentType, null, answer.Body, cancellationToken))
-                    {
-                        if (isolate)
-                        {
-                            await transaction.RollbackToSavepointAsync("accept", cancellationToken);
-                        }
-
-                        pending.Outcome = AcceptOutcome.KeyTakenOver;
-                        continue;
-                    }
-
-                    db.Deliveries.AddRange(pending.Rows);
-                    await db.SaveChangesAsync(cancellationToken);
-                    db.ChangeTracker.Clear();
-                    if (isolate)
-                    {
-                        await transaction.ReleaseSavepointAsync("accept", cancellationToken);
-                    }
-
-                    pending.Outcome = AcceptOutcome.Committed;
-                    committed.Add(pending);
-                }
-                catch (Exception e) when (isolate && !ExceptionToProblemHandler.IsDatabaseUnavailable(e) && e is not OperationCanceledException)
-                {
-                    // This request alone (a constraint it broke, say): undo it and let the others commit.
-                    db.ChangeTracker.Clear();
-                    await transaction.RollbackToSavepointAsync("accept", cancellationToken);
-                    pending.Answer?.Claim.RolledBack();
-                    pending.Error = e;
-                    _logger.LogError(e, "Accepting {Rows} execution(s) failed; the {Others} other request(s) of the group are unaffected", pending.Rows.Count, group.Count - 1);
-                }
-            }
-
-            await transaction.CommitAsync(cancellationToken);
-            if (committed.Count > 0)
-            {
-                Interlocked.Increment(ref _commits);
-                Interlocked.Add(ref _requests, committed.Count);
+                await WriteIsolatedAsync(group, cancellationToken);
             }
         }
         catch (Exception e)
@@ -226,6 +175,111 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             {
                 pending.Done.TrySetResult(pending.Outcome);
             }
+        }
+    }
+
+    /// <summary>
+    /// The common case, cheapest: every row of the group in one SaveChanges, no savepoints. False
+    /// when one request's rows failed to insert: the transaction is rolled back and the group is
+    /// written again request by request, so the failure can be pinned on its own request.
+    /// </summary>
+    private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Pending> group, CancellationToken cancellationToken)
+    {
+        await using var db = await NewContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var committed = 0;
+        foreach (var pending in group)
+        {
+            // Taking the answer first: a key lost to a takeover writes nothing, not even its rows.
+            if (pending.Answer is { } answer && !await answer.Claim.StoreAsync(db, answer.StatusCode, answer.ContentType, null, answer.Body, cancellationToken))
+            {
+                pending.Outcome = AcceptOutcome.KeyTakenOver;
+                continue;
+            }
+
+            pending.Outcome = AcceptOutcome.Committed;
+            db.Deliveries.AddRange(pending.Rows);
+            committed++;
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (Exception e) when (group.Count > 1 && IsRequestError(e))
+        {
+            await transaction.RollbackAsync(CancellationToken.None);
+            foreach (var pending in group)
+            {
+                pending.Answer?.Claim.RolledBack();
+            }
+
+            return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        Counted(committed);
+        return true;
+    }
+
+    /// <summary>One transaction, a savepoint per request: a request whose rows fail is rolled back alone.</summary>
+    private async Task WriteIsolatedAsync(IReadOnlyList<Pending> group, CancellationToken cancellationToken)
+    {
+        await using var db = await NewContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var committed = 0;
+        foreach (var pending in group)
+        {
+            await transaction.CreateSavepointAsync("accept", cancellationToken);
+            try
+            {
+                if (pending.Answer is { } answer && !await answer.Claim.StoreAsync(db, answer.StatusCode, answer.ContentType, null, answer.Body, cancellationToken))
+                {
+                    await transaction.RollbackToSavepointAsync("accept", cancellationToken);
+                    pending.Outcome = AcceptOutcome.KeyTakenOver;
+                    continue;
+                }
+
+                db.Deliveries.AddRange(pending.Rows);
+                await db.SaveChangesAsync(cancellationToken);
+                db.ChangeTracker.Clear();
+                await transaction.ReleaseSavepointAsync("accept", cancellationToken);
+                pending.Outcome = AcceptOutcome.Committed;
+                committed++;
+            }
+            catch (Exception e) when (IsRequestError(e))
+            {
+                // This request alone (a constraint it broke, say): undo it and let the others commit.
+                db.ChangeTracker.Clear();
+                await transaction.RollbackToSavepointAsync("accept", cancellationToken);
+                pending.Answer?.Claim.RolledBack();
+                pending.Error = e;
+                _logger.LogError(e, "Accepting {Rows} execution(s) failed; the {Others} other request(s) of the group are unaffected", pending.Rows.Count, group.Count - 1);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        Counted(committed);
+    }
+
+    private async Task<WebhooksDbContext> NewContextAsync(CancellationToken cancellationToken)
+    {
+        var db = await _dbFactory.CreateDbContextAsync(cancellationToken);
+        // The rows are new and never change before SaveChanges: no snapshot scan needed.
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        db.Database.AutoSavepointsEnabled = false;
+        return db;
+    }
+
+    /// <summary>An error of the request's own rows, not of the database as a whole (busy, down, cancelled).</summary>
+    private static bool IsRequestError(Exception e) => !ExceptionToProblemHandler.IsDatabaseUnavailable(e) && e is not OperationCanceledException;
+
+    private void Counted(int requests)
+    {
+        if (requests > 0)
+        {
+            Interlocked.Increment(ref _commits);
+            Interlocked.Add(ref _requests, requests);
         }
     }
 

@@ -42,6 +42,7 @@ internal sealed class LatencyScenario : Scenario
 
         var committer = env.Service.Services.GetRequiredService<AcceptCommitter>();
         var (commits, requests) = (committer.Commits, committer.Requests);
+        var cpu = MemorySampler.CpuTime();
         var api = new double[n];
         var accepted = new (string MessageId, long At)[n];
         var inFlight = new List<Task>(n);
@@ -73,6 +74,8 @@ internal sealed class LatencyScenario : Scenario
         // Below 1 when concurrent accepts shared a transaction (SQLite group commit); 1 on PostgreSQL.
         var commitsPerRequest = (double)(committer.Commits - commits) / Math.Max(1, committer.Requests - requests);
         await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.MessageId))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
+        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= 200 + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken, pollMs: 200);
+        var cpuPerExecution = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
         var toReceiver = accepted.Select(a => Stopwatch.GetElapsedTime(a.At, arrivals[a.MessageId]).TotalMilliseconds).ToList();
         return new RunFigures()
             .Add("offered load", offered, "exec/s")
@@ -80,6 +83,7 @@ internal sealed class LatencyScenario : Scenario
             .Add("API p99", Stats.Percentile(api, 99), "ms", Goal.Below, 20)
             .Add("accepted -> receiver p50", Stats.Percentile(toReceiver, 50), "ms")
             .Add("accepted -> receiver p99", Stats.Percentile(toReceiver, 99), "ms", Goal.Below, 50)
-            .Add("accept commits per request", commitsPerRequest, "");
+            .Add("accept commits per request", commitsPerRequest, "")
+            .Add("CPU per execution (whole process, accept + send + log)", cpuPerExecution, "ms");
     }
 }
