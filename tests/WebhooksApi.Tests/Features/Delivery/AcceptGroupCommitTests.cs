@@ -136,6 +136,35 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     }
 
     [SkippableFact]
+    public async Task A_batch_is_sent_with_the_steps_fields_and_extra_applied_to_each_item_alone()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url, step: null);
+        (await step.Admin.PatchAsync(new Uri($"/v1/workflow-webhooks/{step.StepId}", UriKind.Relative),
+            JsonContent.Create(new { fields = new[] { "firstName" }, extra = new Dictionary<string, string> { ["source"] = "crm", ["campaign"] = "spring" } }, options: ApiFixture.Json)))
+            .EnsureSuccessStatusCode();
+
+        await step.ExecuteAsync(new
+        {
+            items = new object[]
+            {
+                new { contact = new { id = "f-1", email = "F1@Example.com", firstName = "Ana", lastName = "Hidden" }, @event = new { orderId = "o-1" }, variables = new { campaign = "mine", other = 1 } },
+                new { contact = new { id = "f-2", phone = "+33100000000", lastName = "Hidden" } },
+            },
+        });
+
+        await Eventually.WaitAsync(() => Workflow(url).Count == 2, "both items");
+        var data = Workflow(url).Select(r => JsonDocument.Parse(r.BodyText).RootElement.GetProperty("data")).OrderBy(d => d.GetProperty("contact").Str("id"), StringComparer.Ordinal).ToList();
+        AssertJson("""{"id":"f-1","email":"F1@Example.com","firstName":"Ana"}""", data[0].GetProperty("contact"));
+        AssertJson("""{"orderId":"o-1"}""", data[0].GetProperty("event"));
+        AssertJson("""{"campaign":"spring","other":1,"source":"crm"}""", data[0].GetProperty("variables"));
+        AssertJson("""{"id":"f-2","phone":"+33100000000"}""", data[1].GetProperty("contact"));
+        AssertJson("{}", data[1].GetProperty("event"));
+        AssertJson("""{"source":"crm","campaign":"spring"}""", data[1].GetProperty("variables"));
+    }
+
+    [SkippableFact]
     public async Task A_node_whose_committer_has_stopped_answers_503_and_stores_nothing()
     {
         var account = await NewAccountAsync();
@@ -153,6 +182,10 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
         Assert.True(refused.Headers.RetryAfter is not null);
         Assert.Equal(1, await CountDeliveriesAsync(step));
     }
+
+    /// <summary>Same JSON value (escaping and property order aside).</summary>
+    private static void AssertJson(string expected, JsonElement actual) =>
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(expected), System.Text.Json.Nodes.JsonNode.Parse(actual.GetRawText())), $"expected {expected}, got {actual.GetRawText()}");
 
     protected List<ReceivedRequest> Workflow(string url) =>
         Fixture.Receiver.Received(url).Where(r => r.BodyText.Contains("\"workflow.execution\"", StringComparison.Ordinal)).ToList();
