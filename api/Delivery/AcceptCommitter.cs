@@ -35,8 +35,9 @@ internal sealed class AcceptsClosedException() : InvalidOperationException("The 
 /// its Idempotency-Key answer commit together or not at all. One request's failure is its own: a
 /// key another request took over writes nothing of that request (its caller gets the 409 as
 /// before); rows that fail to insert roll the group back, and the group is written again with a
-/// SAVEPOINT per request, so only the failing request's caller gets the error. If the transaction itself fails
-/// (database busy, disk error) every caller in the group gets the error and nothing was written.
+/// SAVEPOINT per request, so only the failing request's caller gets the error. If the transaction
+/// itself fails (database busy, disk error) every caller in the group gets the error and nothing
+/// was written.
 /// On disposal (after the host has stopped serving requests) what is queued is still written
 /// before the loop ends; a call after that throws <see cref="AcceptsClosedException"/> (a 503),
 /// never a silent drop.
@@ -186,6 +187,17 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Pending> group, CancellationToken cancellationToken)
     {
         await using var db = await NewContextAsync(cancellationToken);
+        if (group is [{ Answer: null } alone])
+        {
+            // One call without a key (every call on PostgreSQL): SaveChanges is atomic on its own,
+            // without the BEGIN/COMMIT round trips an explicit transaction adds.
+            db.Deliveries.AddRange(alone.Rows);
+            await db.SaveChangesAsync(cancellationToken);
+            alone.Outcome = AcceptOutcome.Committed;
+            Counted(1);
+            return true;
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = 0;
         foreach (var pending in group)
