@@ -21,6 +21,7 @@ internal static class DeliveryExtensions
         services.AddSingleton<RequestComposer>();
         services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
         services.AddSingleton<DeliverySignals>();
+        services.AddSingleton<AcceptCommitter>();
         services.AddSingleton<ConnectionLimiters>();
         services.AddSingleton<Dispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());

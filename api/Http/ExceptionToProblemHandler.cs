@@ -24,6 +24,8 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
                 bad.StatusCode == StatusCodes.Status415UnsupportedMediaType ? Problems.UnsupportedMediaTypeType : Problems.MalformedRequestType,
                 "The request could not be read.", bad.Message),
             JsonException json => FromJson(json),
+            Delivery.AcceptsClosedException => Plain(StatusCodes.Status503ServiceUnavailable, Problems.UnavailableType, "The service is unavailable.",
+                "The service is shutting down, so nothing was stored. Retry after the time in Retry-After."),
             _ when IsDatabaseUnavailable(exception) => Plain(StatusCodes.Status503ServiceUnavailable, Problems.UnavailableType, "The service is unavailable.",
                 "The database cannot be reached, so nothing was stored. Retry after the time in Retry-After."),
             _ => Plain(StatusCodes.Status500InternalServerError, Problems.InternalType, "An unexpected error occurred.",

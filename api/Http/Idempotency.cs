@@ -77,6 +77,12 @@ internal sealed class IdempotencyClaim(Guid recordId, DateTimeOffset claimedAt, 
         return Stored;
     }
 
+    /// <summary>
+    /// The transaction that stored the answer rolled back: the key is still "running", so the
+    /// middleware lets it go (a retry then runs the request) instead of leaving it to a takeover.
+    /// </summary>
+    public void RolledBack() => Stored = false;
+
     /// <summary>Lets the key go (the request failed in a way that is not its answer), if this request still holds it.</summary>
     public Task<int> ReleaseAsync(WebhooksDbContext db, CancellationToken cancellationToken) =>
         db.IdempotencyRecords.Where(r => r.Id == recordId && r.StatusCode == 0 && r.CreatedAt == claimedAt).ExecuteDeleteAsync(cancellationToken);

@@ -54,6 +54,7 @@ internal sealed class Endpoint : IEndpoint
         HttpContext http,
         WebhooksDbContext db,
         DeliverySignals signals,
+        AcceptCommitter committer,
         TimeProvider time,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
         CancellationToken cancellationToken)
@@ -91,17 +92,18 @@ internal sealed class Endpoint : IEndpoint
         var rows = new List<WebhookDelivery>(items.Count);
         foreach (var (prefix, item) in items)
         {
-            var contact = Narrow(item.Contact, fields);
-            var variables = (JsonObject)(item.Variables ?? []).DeepClone();
+            var contactId = Text(item.Contact, "id");
+            var email = Text(item.Contact, "email");
+            var phone = Text(item.Contact, "phone");
+            // The request's own nodes become the payload: each is read once, here, so copying
+            // them (DeepClone, a full walk and allocation of every item) bought nothing.
+            var variables = Own(item.Variables) ?? [];
             foreach (var (key, value) in extra)
             {
                 variables[key] = value;
             }
 
-            var payload = new JsonObject { ["contact"] = contact, ["event"] = (item.Event ?? []).DeepClone(), ["variables"] = variables };
-            var contactId = Text(item.Contact, "id");
-            var email = Text(item.Contact, "email");
-            var phone = Text(item.Contact, "phone");
+            var payload = new JsonObject { ["contact"] = Narrow(Own(item.Contact)!, fields), ["event"] = Own(item.Event) ?? [], ["variables"] = variables };
             rows.Add(new WebhookDelivery
             {
                 Id = Ids.New(now),
@@ -124,30 +126,27 @@ internal sealed class Endpoint : IEndpoint
             });
         }
 
-        var accepted = rows.Select(r => new AcceptedDeliveryOut(r.Id.ToString(), Enum.Parse<DeliveryStatus>(r.Status, ignoreCase: true))).ToList();
+        var outStatus = Enum.Parse<DeliveryStatus>(status, ignoreCase: true);
+        var accepted = rows.Select(r => new AcceptedDeliveryOut(r.Id.ToString(), outStatus)).ToList();
         var pending = status == DeliveryStatuses.Pending ? rows.Count : 0;
         var held = status == DeliveryStatuses.Held ? rows.Count : 0;
         var skipped = status == DeliveryStatuses.Skipped ? rows.Count : 0;
         var answer = new ExecutionsOut(accepted, pending, held, skipped);
 
         var waiter = wait == true ? signals.AttemptFinished(rows[0].Id) : null;
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        IdempotentAnswer? stored = null;
+        if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
         {
-            await DeliveryStore.InsertAsync(db, rows, cancellationToken);
-            if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
-            {
-                // The deliveries and the key's stored answer commit together: a node killed in between
-                // would otherwise leave deliveries the client was never told about, and the retry
-                // with the same key (taken over once the key is stale) would accept them a second time.
-                var body = JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions);
-                if (!await claim.StoreAsync(db, StatusCodes.Status202Accepted, "application/json; charset=utf-8", null, body, cancellationToken))
-                {
-                    await transaction.RollbackAsync(cancellationToken);
-                    return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
-                }
-            }
+            // The deliveries and the key's stored answer commit together: a node killed in between
+            // would otherwise leave deliveries the client was never told about, and the retry
+            // with the same key (taken over once the key is stale) would accept them a second time.
+            stored = new IdempotentAnswer(claim, StatusCodes.Status202Accepted, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions));
+        }
 
-            await transaction.CommitAsync(cancellationToken);
+        // Returns once the rows are committed (grouped with concurrent calls on SQLite).
+        if (await committer.CommitAsync(rows, stored, cancellationToken) == AcceptOutcome.KeyTakenOver)
+        {
+            return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
         }
 
         if (status == DeliveryStatuses.Pending)
@@ -242,23 +241,25 @@ internal sealed class Endpoint : IEndpoint
         return null;
     }
 
-    /// <summary>The step's `fields` narrow the contact; the identifiers always stay.</summary>
+    /// <summary>The step's `fields` narrow the contact (in place); the identifiers always stay.</summary>
     private static JsonObject Narrow(JsonObject contact, IReadOnlyList<string> fields)
     {
-        var copy = (JsonObject)contact.DeepClone();
         if (fields.Count == 0)
         {
-            return copy;
+            return contact;
         }
 
         var keep = new HashSet<string>(fields, StringComparer.OrdinalIgnoreCase) { "id", "email", "phone" };
-        foreach (var key in copy.Select(p => p.Key).Where(k => !keep.Contains(k)).ToList())
+        foreach (var key in contact.Select(p => p.Key).Where(k => !keep.Contains(k)).ToList())
         {
-            copy.Remove(key);
+            contact.Remove(key);
         }
 
-        return copy;
+        return contact;
     }
+
+    /// <summary>A node of the request, to attach to the payload: a copy only if it already has a parent.</summary>
+    private static JsonObject? Own(JsonObject? node) => node?.Parent is null ? node : (JsonObject)node.DeepClone();
 
     private static string? Cap(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
 }

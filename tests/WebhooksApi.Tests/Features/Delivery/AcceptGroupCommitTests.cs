@@ -1,0 +1,338 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using WebhooksApi.Delivery;
+using WebhooksApi.Persistence;
+using WebhooksApi.Tests.Infrastructure;
+
+namespace WebhooksApi.Tests.Features.Delivery;
+
+/// <summary>
+/// Accepts under concurrency, through HTTP: on SQLite concurrent executions calls share one
+/// transaction (group commit, see AcceptCommitter), on PostgreSQL each keeps its own. Either way
+/// every 202 is a committed delivery, sent exactly once, and one call's failure is its own.
+/// </summary>
+public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTests<TFixture>(fixture)
+    where TFixture : ApiFixture
+{
+    private protected AcceptCommitter Committer => Fixture.Factory.Services.GetRequiredService<AcceptCommitter>();
+
+    [SkippableFact]
+    public async Task Two_hundred_single_executions_fired_at_once_are_all_accepted_and_each_delivered_exactly_once()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        const int n = 200;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, n).Select(i =>
+            step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact($"burst-{i}"))));
+
+        var ids = new List<string>();
+        foreach (var response in responses)
+        {
+            var accepted = await response.ReadJsonAsync(HttpStatusCode.Accepted);
+            ids.Add(accepted.GetProperty("items")[0].Id());
+        }
+
+        Assert.Equal(n, ids.Distinct().Count());
+        Assert.Equal(n, await CountDeliveriesAsync(step));
+        await Eventually.WaitAsync(() => CountDeliveriesAsync(step, "succeeded"), c => c == n, "every delivery succeeded", TimeSpan.FromSeconds(60));
+        var arrived = Workflow(url);
+        Assert.Equal(n, arrived.Count);
+        Assert.Equal(n, arrived.Select(r => r.Header("webhook-id")).Distinct().Count());
+        Assert.Equal(
+            Enumerable.Range(0, n).Select(i => $"burst-{i}").Order(StringComparer.Ordinal),
+            arrived.Select(r => JsonDocument.Parse(r.BodyText).RootElement.GetProperty("data").GetProperty("contact").Str("id")).Order(StringComparer.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_keyed_executions_and_a_repeated_key_accept_each_execution_once()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var prefix = Guid.NewGuid().ToString("N")[..8];
+        var repeated = $"{prefix}-repeated";
+
+        Task<HttpResponseMessage> Send(string key, string contactId)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/workflow-webhooks/{step.StepId}/executions")
+            {
+                Content = JsonContent.Create(EngineBuilders.Contact(contactId), options: ApiFixture.Json),
+            };
+            request.Headers.Add("Idempotency-Key", key);
+            return step.Admin.SendAsync(request);
+        }
+
+        var distinct = Enumerable.Range(0, 40).Select(i => Send($"{prefix}-{i}", $"key-{i}")).ToList();
+        var repeats = Enumerable.Range(0, 6).Select(_ => Send(repeated, "key-repeated")).ToList();
+        await Task.WhenAll(distinct.Concat(repeats));
+
+        foreach (var response in distinct.Select(t => t.Result))
+        {
+            Assert.False(response.Headers.Contains("Idempotent-Replayed"));
+            await response.ReadJsonAsync(HttpStatusCode.Accepted);
+        }
+
+        // One of the repeats ran; each other one saw it running (409) or replayed its answer.
+        var firsts = new List<string>();
+        var replays = new List<string>();
+        foreach (var response in repeats.Select(t => t.Result))
+        {
+            if (response.StatusCode == HttpStatusCode.Conflict)
+            {
+                await response.AssertProblemAsync(HttpStatusCode.Conflict, "idempotency-key-in-progress");
+                continue;
+            }
+
+            var body = (await response.ReadJsonAsync(HttpStatusCode.Accepted)).GetRawText();
+            (response.Headers.Contains("Idempotent-Replayed") ? replays : firsts).Add(body);
+        }
+
+        var first = Assert.Single(firsts);
+        Assert.All(replays, r => Assert.Equal(first, r));
+        var again = await Send(repeated, "key-repeated");
+        Assert.True(again.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(first, (await again.ReadJsonAsync(HttpStatusCode.Accepted)).GetRawText());
+
+        Assert.Equal(41, await CountDeliveriesAsync(step));
+        await Eventually.WaitAsync(() => CountDeliveriesAsync(step, "succeeded"), c => c == 41, "every delivery succeeded", TimeSpan.FromSeconds(60));
+        Assert.Equal(41, Workflow(url).Count);
+        Assert.Single(Workflow(url), r => r.BodyText.Contains("\"key-repeated\"", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task An_invalid_batch_among_concurrent_executions_is_refused_alone()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var path = $"/v1/workflow-webhooks/{step.StepId}/executions";
+
+        var valid = Enumerable.Range(0, 60).Select(i => step.Admin.PostJsonAsync(path, EngineBuilders.Contact($"ok-{i}"))).ToList();
+        // Each invalid batch also holds a valid item: it must not be stored either.
+        var invalid = Enumerable.Range(0, 10).Select(i => step.Admin.PostJsonAsync(path,
+            new { items = new object[] { new { contact = new { id = $"bad-{i}" } }, new { contact = new { firstName = "nobody" } } } })).ToList();
+        await Task.WhenAll(valid.Concat(invalid));
+
+        foreach (var response in valid.Select(t => t.Result))
+        {
+            await response.ReadJsonAsync(HttpStatusCode.Accepted);
+        }
+
+        foreach (var response in invalid.Select(t => t.Result))
+        {
+            var problem = await response.AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
+            Assert.True(problem.GetProperty("errors").TryGetProperty("/items/1/contact", out _), problem.GetRawText());
+        }
+
+        Assert.Equal(60, await CountDeliveriesAsync(step));
+        await Eventually.WaitAsync(() => CountDeliveriesAsync(step, "succeeded"), c => c == 60, "every valid delivery succeeded", TimeSpan.FromSeconds(60));
+        Assert.Equal(60, Workflow(url).Count);
+        Assert.DoesNotContain(Workflow(url), r => r.BodyText.Contains("\"bad-", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
+    public async Task A_batch_is_sent_with_the_steps_fields_and_extra_applied_to_each_item_alone()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url, step: null);
+        (await step.Admin.PatchAsync(new Uri($"/v1/workflow-webhooks/{step.StepId}", UriKind.Relative),
+            JsonContent.Create(new { fields = new[] { "firstName" }, extra = new Dictionary<string, string> { ["source"] = "crm", ["campaign"] = "spring" } }, options: ApiFixture.Json)))
+            .EnsureSuccessStatusCode();
+
+        await step.ExecuteAsync(new
+        {
+            items = new object[]
+            {
+                new { contact = new { id = "f-1", email = "F1@Example.com", firstName = "Ana", lastName = "Hidden" }, @event = new { orderId = "o-1" }, variables = new { campaign = "mine", other = 1 } },
+                new { contact = new { id = "f-2", phone = "+33100000000", lastName = "Hidden" } },
+            },
+        });
+
+        await Eventually.WaitAsync(() => Workflow(url).Count == 2, "both items");
+        var data = Workflow(url).Select(r => JsonDocument.Parse(r.BodyText).RootElement.GetProperty("data")).OrderBy(d => d.GetProperty("contact").Str("id"), StringComparer.Ordinal).ToList();
+        AssertJson("""{"id":"f-1","email":"F1@Example.com","firstName":"Ana"}""", data[0].GetProperty("contact"));
+        AssertJson("""{"orderId":"o-1"}""", data[0].GetProperty("event"));
+        AssertJson("""{"campaign":"spring","other":1,"source":"crm"}""", data[0].GetProperty("variables"));
+        AssertJson("""{"id":"f-2","phone":"+33100000000"}""", data[1].GetProperty("contact"));
+        AssertJson("{}", data[1].GetProperty("event"));
+        AssertJson("""{"source":"crm","campaign":"spring"}""", data[1].GetProperty("variables"));
+    }
+
+    [SkippableFact]
+    public async Task A_node_whose_committer_has_stopped_answers_503_and_stores_nothing()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint());
+        await using var node = Fixture.CreateFactory(_ => { });
+        using var client = node.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", account.AdminKey);
+        await (await client.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact("before-stop"))).ReadJsonAsync(HttpStatusCode.Accepted);
+
+        // What the host does last on shutdown, done early: later calls must be refused, not dropped.
+        await node.Services.GetRequiredService<AcceptCommitter>().DisposeAsync();
+        var refused = await client.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact("after-stop"));
+
+        await refused.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.True(refused.Headers.RetryAfter is not null);
+        Assert.Equal(1, await CountDeliveriesAsync(step));
+    }
+
+    /// <summary>Same JSON value (escaping and property order aside).</summary>
+    private static void AssertJson(string expected, JsonElement actual) =>
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(expected), System.Text.Json.Nodes.JsonNode.Parse(actual.GetRawText())), $"expected {expected}, got {actual.GetRawText()}");
+
+    protected List<ReceivedRequest> Workflow(string url) =>
+        Fixture.Receiver.Received(url).Where(r => r.BodyText.Contains("\"workflow.execution\"", StringComparison.Ordinal)).ToList();
+
+    protected async Task<int> CountDeliveriesAsync(WorkflowStep step, string? status = null)
+    {
+        await using var db = await Fixture.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        var stepId = Guid.Parse(step.StepId);
+        return await db.Deliveries.CountAsync(d => d.WorkflowWebhookId == stepId && (status == null || d.Status == status));
+    }
+}
+
+[Collection(SqliteCollection.Name)]
+public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGroupCommitTests<SqliteApi>(fixture)
+{
+    [Fact]
+    public async Task Executions_waiting_for_the_writer_commit_together_in_one_transaction()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var (commits, requests) = (Committer.Commits, Committer.Requests);
+        const int n = 30;
+
+        List<Task<HttpResponseMessage>> calls;
+        await using (var writer = await SqliteWriteLock.TakeAsync(Fixture.ConnectionString))
+        {
+            calls = Enumerable.Range(0, n).Select(i => step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact($"grouped-{i}"))).ToList();
+            await Eventually.WaitAsync(() => Committer.Queued == n, $"{n} calls handed to the committer");
+            Assert.DoesNotContain(calls, c => c.IsCompleted);
+        }
+
+        foreach (var call in calls)
+        {
+            await (await call).ReadJsonAsync(HttpStatusCode.Accepted);
+        }
+
+        // The first call's transaction waited for the lock alone; every later one joined the next.
+        Assert.Equal(n, Committer.Requests - requests);
+        Assert.InRange(Committer.Commits - commits, 1, 2);
+        Assert.Equal(n, await CountDeliveriesAsync(step));
+        await Eventually.WaitAsync(() => Workflow(url).Count == n, "every grouped delivery at the receiver");
+    }
+
+    [Fact]
+    public async Task A_taken_over_key_or_a_failing_insert_rolls_back_only_its_own_request_in_the_group()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        var stepId = Guid.Parse(step.StepId);
+        var protector = Fixture.Factory.Services.GetRequiredService<WebhooksApi.Security.SecretProtector>();
+        var existing = Guid.Parse((await step.ExecuteAsync(EngineBuilders.Contact("already-there"))).GetProperty("items")[0].Id());
+        var commits = Committer.Commits;
+
+        List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => Row(Guid.Parse(account.Id), Guid.Parse(step.ConnectionId), stepId, c))];
+        var duplicate = Row(Guid.Parse(account.Id), Guid.Parse(step.ConnectionId), stepId, "duplicate");
+        duplicate.Id = existing;
+
+        Task<AcceptOutcome> first, good, takenOver, failing, last;
+        await using (var writer = await SqliteWriteLock.TakeAsync(Fixture.ConnectionString))
+        {
+            first = Committer.CommitAsync(Rows("g-first"), null, CancellationToken.None);
+            good = Committer.CommitAsync(Rows("g-good-1", "g-good-2"), null, CancellationToken.None);
+            // A key record that no longer holds this claim: what a takeover by another request leaves.
+            var lostKey = new WebhooksApi.Http.IdempotencyClaim(Guid.NewGuid(), Fixture.Time.GetUtcNow(), protector);
+            takenOver = Committer.CommitAsync(Rows("g-taken-over"), new IdempotentAnswer(lostKey, 202, "application/json", [1, 2, 3]), CancellationToken.None);
+            failing = Committer.CommitAsync([.. Rows("g-failing"), duplicate], null, CancellationToken.None);
+            last = Committer.CommitAsync(Rows("g-last"), null, CancellationToken.None);
+            await Eventually.WaitAsync(() => Committer.Queued == 5, "five calls handed to the committer");
+        }
+
+        Assert.Equal(AcceptOutcome.Committed, await first);
+        Assert.Equal(AcceptOutcome.Committed, await good);
+        Assert.Equal(AcceptOutcome.KeyTakenOver, await takenOver);
+        await Assert.ThrowsAsync<DbUpdateException>(() => failing);
+        Assert.Equal(AcceptOutcome.Committed, await last);
+        Assert.InRange(Committer.Commits - commits, 1, 2);
+
+        await using var db = await Fixture.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        var stored = await db.Deliveries.Where(d => d.WorkflowWebhookId == stepId).Select(d => d.ContactId).ToListAsync();
+        Assert.Equal(["already-there", "g-first", "g-good-1", "g-good-2", "g-last"], stored.Order(StringComparer.Ordinal));
+    }
+
+    private static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new WebhookDelivery
+        {
+            Id = Guid.NewGuid(),
+            AccountId = accountId,
+            ConnectionId = connectionId,
+            WorkflowWebhookId = stepId,
+            Status = DeliveryStatuses.Held,
+            PayloadJson = JsonSerializer.Serialize(new { contact = new { id = contactId }, @event = new { }, variables = new { } }),
+            ContactId = contactId,
+            Identifier = contactId,
+            NextAttemptAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class AcceptGroupCommitTests_Postgres(PostgresApi fixture) : AcceptGroupCommitTests<PostgresApi>(fixture)
+{
+    [SkippableFact]
+    public async Task Each_execution_keeps_its_own_transaction_on_PostgreSQL()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint());
+        var (commits, requests) = (Committer.Commits, Committer.Requests);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact($"pg-{i}"))));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        Assert.Equal(20, Committer.Requests - requests);
+        Assert.Equal(20, Committer.Commits - commits);
+    }
+}
+
+/// <summary>Holds SQLite's write lock (BEGIN IMMEDIATE) from outside the app, so writers queue behind it until disposed.</summary>
+internal sealed class SqliteWriteLock : IAsyncDisposable
+{
+    private readonly Microsoft.Data.Sqlite.SqliteConnection _connection;
+
+    private SqliteWriteLock(Microsoft.Data.Sqlite.SqliteConnection connection) => _connection = connection;
+
+    public static async Task<SqliteWriteLock> TakeAsync(string connectionString)
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE;";
+        await begin.ExecuteNonQueryAsync();
+        return new SqliteWriteLock(connection);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await using (var rollback = _connection.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK;";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        await _connection.DisposeAsync();
+    }
+}
