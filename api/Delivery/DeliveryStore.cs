@@ -145,26 +145,29 @@ internal static class DeliveryStore
     /// <summary>Rows whose node died mid-request (lease passed) go back to pending: at-least-once.</summary>
     public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        // Back to pending, or to held when the connection stopped being active meanwhile: claims
+        // read active connections only, so a pending row of an inactive one would wait unseen.
+        const string Back = "CASE WHEN EXISTS (SELECT 1 FROM connections k WHERE k.id = deliveries.connection_id AND k.status = 'active') THEN 'pending' ELSE 'held' END";
         if (db.Database.IsNpgsql())
         {
             // SKIP LOCKED: a row locked right now is being written by its node, so it is not dead;
             // waiting on it instead deadlocked against the result writer's batch (40P01).
             return db.Database.ExecuteSqlRawAsync(
-                """
-                UPDATE deliveries SET status = 'pending', claim_token = NULL, locked_until = NULL, updated_at = {0}
-                WHERE id IN (SELECT id FROM deliveries WHERE status = 'delivering' AND locked_until < {0} FOR UPDATE SKIP LOCKED)
+                $"""
+                UPDATE deliveries SET status = {Back}, claim_token = NULL, locked_until = NULL, updated_at = {"{0}"}
+                WHERE id IN (SELECT id FROM deliveries WHERE status = 'delivering' AND locked_until < {"{0}"} FOR UPDATE SKIP LOCKED)
                 """,
                 [now],
                 cancellationToken);
         }
 
-        return db.Deliveries
-            .Where(d => d.Status == DeliveryStatuses.Delivering && d.LockedUntil < now)
-            .ExecuteUpdateAsync(u => u
-                .SetProperty(d => d.Status, DeliveryStatuses.Pending)
-                .SetProperty(d => d.ClaimToken, (Guid?)null)
-                .SetProperty(d => d.LockedUntil, (DateTimeOffset?)null)
-                .SetProperty(d => d.UpdatedAt, now), cancellationToken);
+        return db.Database.ExecuteSqlRawAsync(
+            $"""
+            UPDATE deliveries SET status = {Back}, claim_token = NULL, locked_until = NULL, updated_at = {"{0}"}
+            WHERE status = 'delivering' AND locked_until < {"{0}"}
+            """,
+            [Timestamp(db, now)],
+            cancellationToken);
     }
 
     /// <summary>A live node extends the leases of the claims it still works on (rows already written have no token).</summary>

@@ -447,6 +447,20 @@ internal sealed partial class Dispatcher(
             await DeliveryStore.SettleAsync(db, connectionId, active: false, latest, cancellationToken);
         }
 
+        // A status change that committed after this batch read `inactive` has settled its rows
+        // already, without the retries written here: read the statuses again and settle those.
+        var retried = results.Where(r => r.Status is DeliveryStatuses.Pending or DeliveryStatuses.Held)
+            .Select(r => batch.First(c => c.Delivery.Id == r.Id).Connection.Id).ToHashSet();
+        if (retried.Count > 0)
+        {
+            var nowActive = (await db.Connections.Where(x => retried.Contains(x.Id) && x.Status == ConnectionStatuses.Active)
+                .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
+            foreach (var connectionId in retried.Where(id => nowActive.Contains(id) == inactive.Contains(id)))
+            {
+                await DeliveryStore.SettleAsync(db, connectionId, nowActive.Contains(connectionId), latest, cancellationToken);
+            }
+        }
+
         if (resumeSignal)
         {
             signals.WorkAvailable();
