@@ -260,7 +260,7 @@ internal static class DeliveryStore
     {
         if (db.Database.IsSqlite())
         {
-            return (value.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+            return WebhooksDbContext.ToUnixMicroseconds(value);
         }
 
         return value;

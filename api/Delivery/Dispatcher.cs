@@ -349,6 +349,7 @@ internal sealed partial class Dispatcher(
         DateTimeOffset latest = default;
         var results = new List<DeliveryResult>(batch.Count);
         var attemptRows = new List<Attempt>(batch.Count);
+        var retried = new HashSet<Guid>();
         // A connection may have left `active` while these requests were in flight (health check,
         // user, 410): a retry must then wait as held, or it would slip past the hold.
         var connectionIds = batch.Select(c => c.Connection.Id).Distinct().ToList();
@@ -389,6 +390,7 @@ internal sealed partial class Dispatcher(
                     if (decision.RetryAt is { } retryAt)
                     {
                         status = inactive.Contains(c.Connection.Id) ? DeliveryStatuses.Held : DeliveryStatuses.Pending;
+                        retried.Add(c.Connection.Id);
                         next = retryAt;
                         resumeSignal = true;
                     }
@@ -449,8 +451,6 @@ internal sealed partial class Dispatcher(
 
         // A status change that committed after this batch read `inactive` has settled its rows
         // already, without the retries written here: read the statuses again and settle those.
-        var retried = results.Where(r => r.Status is DeliveryStatuses.Pending or DeliveryStatuses.Held)
-            .Select(r => batch.First(c => c.Delivery.Id == r.Id).Connection.Id).ToHashSet();
         if (retried.Count > 0)
         {
             var nowActive = (await db.Connections.Where(x => retried.Contains(x.Id) && x.Status == ConnectionStatuses.Active)

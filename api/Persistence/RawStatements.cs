@@ -92,7 +92,7 @@ internal static class RawStatements
     {
         null => DBNull.Value,
         Guid g => sqlite ? g.ToString("D").ToUpperInvariant() : g,
-        DateTimeOffset t => sqlite ? (t.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond : t.ToUniversalTime(),
+        DateTimeOffset t => sqlite ? WebhooksDbContext.ToUnixMicroseconds(t) : t.ToUniversalTime(),
         bool b => sqlite ? (b ? 1 : 0) : b,
         _ => value,
     };

@@ -40,7 +40,10 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
         SnakeCaseNames.Apply(modelBuilder);
     }
 
+    /// <summary>How SQLite stores a time; raw statements below EF bind it the same way.</summary>
+    public static long ToUnixMicroseconds(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
+
     private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
-        v => (v.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond,
+        v => ToUnixMicroseconds(v),
         v => new DateTimeOffset(DateTimeOffset.UnixEpoch.Ticks + (v * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero));
 }
