@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
@@ -22,16 +24,27 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Native connections that have their timeout. Microsoft.Data.Sqlite pools the native
+    /// handle, and a PRAGMA lasts as long as it does: setting it once per handle instead of on
+    /// every open saves a statement and a connection-string parse on each of the several opens a
+    /// request makes (2.7% of the process's CPU in the latency benchmark's profile).
+    /// </summary>
+    private static readonly ConditionalWeakTable<object, object> Applied = [];
+
+    private static readonly ConcurrentDictionary<string, string> Pragmas = new();
+
     private static void Apply(DbConnection connection)
     {
-        if (connection is not SqliteConnection sqlite)
+        if (connection is not SqliteConnection { Handle: { } handle } sqlite || Applied.TryGetValue(handle, out _))
         {
             return;
         }
 
-        var seconds = new SqliteConnectionStringBuilder(sqlite.ConnectionString).DefaultTimeout;
         using var command = sqlite.CreateCommand();
-        command.CommandText = $"PRAGMA busy_timeout = {Math.Max(1, seconds) * 1000};";
+        command.CommandText = Pragmas.GetOrAdd(sqlite.ConnectionString, text =>
+            $"PRAGMA busy_timeout = {Math.Max(1, new SqliteConnectionStringBuilder(text).DefaultTimeout) * 1000};");
         command.ExecuteNonQuery();
+        Applied.AddOrUpdate(handle, handle);
     }
 }

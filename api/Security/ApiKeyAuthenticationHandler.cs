@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using WebhooksApi.Http;
 using WebhooksApi.Persistence;
@@ -32,10 +31,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var hash = ApiKeyFactory.Hash(key);
-        var found = await db.ApiKeys.AsNoTracking()
-            .Where(k => k.KeyHash == hash && k.RevokedAt == null)
-            .Select(k => new { k.Id, k.AccountId, k.Scopes })
-            .FirstOrDefaultAsync(Context.RequestAborted);
+        var found = await HotQueries.ApiKeyAsync(db, hash, Context.RequestAborted);
         if (found is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");

@@ -60,8 +60,7 @@ internal sealed class Endpoint : IEndpoint
         CancellationToken cancellationToken)
     {
         var accountId = http.User.GetAccountId();
-        var step = await db.WorkflowWebhooks.AsNoTracking().FindOwnedAsync(accountId, id, cancellationToken);
-        if (step is null)
+        if (await HotQueries.OwnedStepAsync(db, accountId, id, cancellationToken) is not var (step, connection))
         {
             return Problems.NotFound($"No workflow webhook with id '{id}'.");
         }
@@ -78,7 +77,6 @@ internal sealed class Endpoint : IEndpoint
             return errors.ToProblem();
         }
 
-        var connection = await db.Connections.AsNoTracking().FirstAsync(c => c.Id == step.ConnectionId, cancellationToken);
         var status = connection.Status switch
         {
             ConnectionStatuses.Active => DeliveryStatuses.Pending,
