@@ -54,7 +54,9 @@ internal sealed class BenchReceiver : IAsyncDisposable
 
     public static async Task<BenchReceiver> StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No configuration reload: its watcher covers the working directory recursively, and the
+        // service's database and the profiler's files may be written there.
+        var builder = WebApplication.CreateSlimBuilder(["--hostBuilder:reloadConfigOnChange=false"]);
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxConcurrentConnections = null);
