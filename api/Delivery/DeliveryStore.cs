@@ -74,7 +74,7 @@ internal static class DeliveryStore
         WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid();
-        var postgres = db.Database.IsNpgsql();
+        var postgres = db.IsPostgres;
         // Guids formatted by us, never user text, so inlining them is safe; the list is short
         // (connections saturated on this node) and SQLite has no array parameter to bind instead.
         var exclusion = excluded.Count == 0
@@ -148,7 +148,7 @@ internal static class DeliveryStore
         // Back to pending, or to held when the connection stopped being active meanwhile: claims
         // read active connections only, so a pending row of an inactive one would wait unseen.
         const string Back = "CASE WHEN EXISTS (SELECT 1 FROM connections k WHERE k.id = deliveries.connection_id AND k.status = 'active') THEN 'pending' ELSE 'held' END";
-        if (db.Database.IsNpgsql())
+        if (db.IsPostgres)
         {
             // SKIP LOCKED: a row locked right now is being written by its node, so it is not dead;
             // waiting on it instead deadlocked against the result writer's batch (40P01).
@@ -173,7 +173,7 @@ internal static class DeliveryStore
     /// <summary>A live node extends the leases of the claims it still works on (rows already written have no token).</summary>
     public static Task<int> RenewAsync(WebhooksDbContext db, IReadOnlyCollection<Guid> tokens, DateTimeOffset until, CancellationToken cancellationToken)
     {
-        if (db.Database.IsNpgsql())
+        if (db.IsPostgres)
         {
             // SKIP LOCKED, as in recovery: a locked row is being finished, and must not deadlock the writer.
             return db.Database.ExecuteSqlRawAsync(

@@ -29,7 +29,7 @@ internal static class HotQueries
     public static Task<StepWithConnection?> OwnedStepAsync(WebhooksDbContext db, Guid accountId, string id, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var key) ? For(db).OwnedStep(db, accountId, key, cancellationToken) : Task.FromResult<StepWithConnection?>(null);
 
-    private static Compiled For(WebhooksDbContext db) => db.Database.IsNpgsql() ? Postgres : Sqlite;
+    private static Compiled For(WebhooksDbContext db) => db.IsPostgres ? Postgres : Sqlite;
 
     private sealed class Compiled
     {

@@ -22,6 +22,14 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     /// <summary>Data Protection's key ring, shared by every node through the database.</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    private bool? _isPostgres;
+
+    /// <summary>
+    /// Whether this context runs on PostgreSQL, asked of EF once per pooled context instead of on
+    /// every hot-path statement (each asking resolves services: 1.8% of CPU in a latency profile).
+    /// </summary>
+    public bool IsPostgres => _isPostgres ??= Database.IsNpgsql();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // SQLite has no timestamp type, and EF cannot compare or order DateTimeOffset stored as

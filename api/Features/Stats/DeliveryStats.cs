@@ -204,7 +204,7 @@ internal static class DeliveryStats
     private static Task<List<BucketCount>> BucketCountsAsync(
         WebhooksDbContext db, string table, Guid accountId, StatsSubject subject, StatsRange range, Guid floor, CancellationToken cancellationToken)
     {
-        var postgres = db.Database.IsNpgsql();
+        var postgres = db.IsPostgres;
         var bucket = postgres
             ? $"floor(extract(epoch FROM created_at) / {range.BucketMicroseconds / 1_000_000})::bigint"
             : $"created_at / {range.BucketMicroseconds}";
