@@ -129,7 +129,9 @@ internal sealed class Endpoint : IEndpoint
 
         if (to is { } end)
         {
-            query = query.Where(d => d.CreatedAt < end);
+            // And the same at `to`, or a newest-first scan walks every newer row first.
+            var ceiling = IdBounds.Before(end);
+            query = query.Where(d => d.CreatedAt < end && d.Id.CompareTo(ceiling) < 0);
         }
 
         if (page.After is { } after)

@@ -180,6 +180,29 @@ public abstract class ReplayTests<TFixture>(TFixture fixture) : ApiTests<TFixtur
     }
 
     [SkippableFact]
+    public async Task Bulk_retry_with_a_to_bound_leaves_later_deliveries_alone()
+    {
+        var account = await NewAccountAsync();
+        var (step, receiver, early) = await FailedDeliveriesAsync(account, "early-1", "early-2");
+        var cut = Fixture.Time.GetUtcNow().AddMinutes(5);
+        Fixture.Time.Advance(TimeSpan.FromMinutes(10));
+        var later = await step.ExecuteAndSettleAsync(new { id = "late-1" });
+        Fixture.AdvanceAndWake(TimeSpan.FromSeconds(30));
+        Assert.Equal("failed", (await step.AttemptedAsync(later[0], 2)).Str("status"));
+        receiver.Healthy = true;
+
+        var result = await (await step.Admin.PostJsonAsync("/v1/deliveries/retry", new { connectionId = step.ConnectionId, to = cut })).ReadJsonAsync(HttpStatusCode.Accepted);
+
+        Assert.Equal(2, result.GetProperty("retried").GetInt32());
+        foreach (var id in early)
+        {
+            await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", $"{id} replayed");
+        }
+
+        Assert.Equal("failed", (await step.DeliveryAsync(later[0])).Str("status"));
+    }
+
+    [SkippableFact]
     public async Task Bulk_retry_walks_past_one_batch_and_holds_what_a_disabled_connection_may_not_send()
     {
         var account = await NewAccountAsync();
