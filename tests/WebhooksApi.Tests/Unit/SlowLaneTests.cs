@@ -80,6 +80,17 @@ public sealed class SlowLaneTests
     }
 
     [Fact]
+    public void With_no_slow_connection_a_busy_node_claims_without_a_cap()
+    {
+        var lane = new SlowLane(8, Threshold, _time);
+        lane.Observe(Fast, 5);
+        lane.Claimed(Fast);
+
+        Assert.True(lane.ResponsiveBusy);
+        Assert.Same(LanePlan.Unlimited, lane.Plan());
+    }
+
+    [Fact]
     public void While_a_responsive_connection_is_busy_a_claim_may_take_at_most_the_room_left()
     {
         var lane = Lane(8);
