@@ -31,6 +31,7 @@ internal sealed partial class Dispatcher(
     /// <summary>This node's claims (token: rows not yet finished), whose leases it keeps renewing while it lives.</summary>
     private readonly ConcurrentDictionary<Guid, int> _leases = new();
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
+    private readonly SlowLane _lane = new(options.Value.SlowLaneSize, options.Value.SlowResponseThreshold, TimeProvider.System);
     private SemaphoreSlim? _slots;
     private long _sent;
     private DateTimeOffset _nextRecovery;
@@ -39,8 +40,8 @@ internal sealed partial class Dispatcher(
     /// <summary>Requests this node has sent (every attempt), for tests and diagnostics.</summary>
     public long Sent => Interlocked.Read(ref _sent);
 
-    /// <summary>One finished request, waiting to be written.</summary>
-    private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At);
+    /// <summary>One finished request, waiting to be written; <paramref name="Slow"/>: the lane it was claimed in.</summary>
+    private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At, bool Slow);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -179,7 +180,12 @@ internal sealed partial class Dispatcher(
         // an 8-slot node). The queue, an eighth of the slots up to 100, keeps fast endpoints busy.
         var queue = Math.Clamp(_options.MaxInFlight / 8, 1, 100);
         var saturated = _load.Where(l => l.Value.Saturated(queue)).Select(l => l.Key).ToList();
-        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, Math.Min(_options.BatchSize, free), queue, saturated, cancellationToken);
+        // Slow connections share a lane while a responsive one is busy (see SlowLane): left out
+        // when it is full, and a claim never takes more rows than it has room for.
+        var lane = _lane.Plan();
+        saturated.AddRange(lane.Excluded);
+        var batch = Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue);
+        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, saturated, cancellationToken);
         if (claimed.Count == 0)
         {
             return 0;
@@ -205,7 +211,8 @@ internal sealed partial class Dispatcher(
                 var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
                 var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
                 _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
-                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, _sendToken), CancellationToken.None);
+                var slow = _lane.Claimed(connection.Id);
+                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, slow, _sendToken), CancellationToken.None);
             }
         }
         catch (Exception)
@@ -219,7 +226,8 @@ internal sealed partial class Dispatcher(
         return claimed.Count;
     }
 
-    private async Task SendOneAsync(WebhookDelivery delivery, Connection connection, AuthConnector? auth, WorkflowWebhook? step, string accountName, CancellationToken cancellationToken)
+    /// <param name="slow">The lane the row was claimed in, which it leaves when its slot is released.</param>
+    private async Task SendOneAsync(WebhookDelivery delivery, Connection connection, AuthConnector? auth, WorkflowWebhook? step, string accountName, bool slow, CancellationToken cancellationToken)
     {
         var queued = false;
         try
@@ -232,10 +240,11 @@ internal sealed partial class Dispatcher(
             if (composed.Request is not null)
             {
                 result = await sender.SendAsync(composed.Request, connection.ExpectJsonResponse, cancellationToken);
+                _lane.Observe(connection.Id, result.DurationMs);
                 Interlocked.Increment(ref _sent);
             }
 
-            await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at), CancellationToken.None);
+            await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at, slow), CancellationToken.None);
             queued = true;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -248,16 +257,19 @@ internal sealed partial class Dispatcher(
         }
         finally
         {
+            var laneReopened = false;
             if (!queued)
             {
                 Release(delivery.ClaimToken);
                 _slots!.Release();
+                laneReopened = _lane.Finished(slow);
             }
 
-            if (_load.TryGetValue(connection.Id, out var load) && load.Finished())
+            var loadReopened = _load.TryGetValue(connection.Id, out var load) && load.Finished();
+            if (laneReopened || loadReopened)
             {
-                // The connection may have been left out of claims while saturated: look at its
-                // backlog now rather than at the next poll.
+                // The connection (or the slow lane) may have been left out of claims while
+                // saturated: look at its backlog now rather than at the next poll.
                 signals.WorkAvailable();
             }
         }
@@ -326,6 +338,7 @@ internal sealed partial class Dispatcher(
                 }
             }
 
+            var laneReopened = false;
             foreach (var completion in batch)
             {
                 Release(completion.Delivery.ClaimToken);
@@ -333,7 +346,17 @@ internal sealed partial class Dispatcher(
                 // (what a kill -9 loses and sends again) stay bounded by MaxInFlight instead of
                 // piling up in memory when the database writes slower than the receivers answer.
                 _slots!.Release();
+                // The lane counts slots too. A responsive connection's rows left it when their
+                // requests ended, before this write: under load (writes of 100+ ms) it looked
+                // idle while its rows still held the slots its next claim waited for, and slow
+                // ones went uncapped beside it (10 open with a lane of 4 in SlowLaneTests).
+                laneReopened |= _lane.Finished(completion.Slow);
                 signals.NotifyAttemptFinished(completion.Delivery.Id);
+            }
+
+            if (laneReopened)
+            {
+                signals.WorkAvailable();
             }
         }
     }

@@ -16,6 +16,21 @@ internal sealed class DispatcherOptions
     /// <summary>Requests in flight on this node, all connections together (default 1024).</summary>
     public int MaxInFlight { get; set; } = 1024;
 
+    /// <summary>
+    /// A connection whose moving average of response times is at or above this is slow (default
+    /// 100 ms): while a responsive connection is busy, slow ones share <see cref="SlowLaneSlots"/>.
+    /// </summary>
+    public TimeSpan SlowResponseThreshold { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Claimed rows slow connections may hold together while a responsive connection is busy
+    /// (default <see cref="MaxInFlight"/> / 8); no cap while none is.
+    /// </summary>
+    public int? SlowLaneSlots { get; set; }
+
+    /// <summary>The slow lane's size: the setting, or an eighth of the slots, within 1 .. MaxInFlight.</summary>
+    public int SlowLaneSize => Math.Clamp(SlowLaneSlots ?? (MaxInFlight / 8), 1, Math.Max(1, MaxInFlight));
+
     /// <summary>How long a claim holds a row before another node may take it back (default 2 min).</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 

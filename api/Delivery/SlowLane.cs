@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+
+namespace WebhooksApi.Delivery;
+
+/// <summary>
+/// Keeps slow endpoints from taking a responsive endpoint's throughput on this node. Each
+/// connection's response time is followed as a moving average; one whose average is at or above
+/// the threshold is slow. While any responsive connection is busy here (has claimed-and-unfinished
+/// rows, or had until less than one threshold ago), slow connections together may hold at most
+/// <see cref="Slots"/> claimed rows; when none is busy there is no cap (work-conserving: a node
+/// whose endpoints are all slow is not throttled).
+/// </summary>
+/// <remarks>
+/// Why: a node is CPU-bound long before its request slots run out. 100 slow connections (200 ms
+/// answers, 10 concurrent each) can absorb 1,024 slots / 0.2 s = 5,120 requests/s, more than the
+/// node can send, and claims go connection by connection, so they got ~100/101 of every claim:
+/// a fast connection beside them kept 0.22 of its solo rate (issue #8, `fanout`).
+/// Each claimed row counts in the lane its connection was in when it was claimed, and leaves that
+/// same lane when it finishes, so the counts stay exact while a classification changes.
+/// A row is unfinished until its slot is released (its result written). A responsive endpoint
+/// answering in a millisecond can still be without claimed rows for a moment between two claims,
+/// its backlog waiting in the database: it stays busy for one threshold after its last row, a
+/// real-time linger (network time, not the test clock), short beside any slow request it holds back.
+/// </remarks>
+internal sealed class SlowLane
+{
+    /// <summary>Weight of the newest response time in a connection's average.</summary>
+    public const double Alpha = 0.2;
+
+    private readonly ConcurrentDictionary<Guid, double> _averageMs = new();
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _threshold;
+    private readonly double _thresholdMs;
+    private readonly int _reopenAt;
+    private int _slowClaimed;
+    private int _responsiveClaimed;
+    private long _responsiveIdleSince = long.MinValue;
+
+    public SlowLane(int slots, TimeSpan threshold, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        Slots = slots;
+        _time = time;
+        _threshold = threshold;
+        _thresholdMs = threshold.TotalMilliseconds;
+        // Hysteresis: a lane with only a few free slots is left closed until a quarter is free,
+        // or every slow row finishing would start a claim of one row (a claim reads every
+        // connection's due rows: hundreds of one-row claims a second cost more than they send).
+        _reopenAt = Math.Max(1, slots / 4);
+    }
+
+    /// <summary>Claimed rows slow connections may hold together while a responsive one is busy.</summary>
+    public int Slots { get; }
+
+    /// <summary>Rows claimed while their connection was slow, not yet finished.</summary>
+    public int SlowClaimed => Volatile.Read(ref _slowClaimed);
+
+    /// <summary>True while a responsive connection has claimed-and-unfinished rows on this node, or had them less than one threshold ago.</summary>
+    public bool ResponsiveBusy =>
+        Volatile.Read(ref _responsiveClaimed) > 0
+        || (Interlocked.Read(ref _responsiveIdleSince) is var since && since != long.MinValue && _time.GetElapsedTime(since) < _threshold);
+
+    /// <summary>Folds one request's response time into its connection's average.</summary>
+    public void Observe(Guid connectionId, int durationMs) =>
+        _averageMs.AddOrUpdate(connectionId, durationMs, (_, average) => average + (Alpha * (durationMs - average)));
+
+    /// <summary>The connection's average response time, or null before its first measured request.</summary>
+    public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average : null;
+
+    /// <summary>Slow while the average is at or above the threshold; a connection never measured is responsive.</summary>
+    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && average >= _thresholdMs;
+
+    /// <summary>What the next claim may take: connections to leave out and a cap on its size.</summary>
+    public LanePlan Plan()
+    {
+        if (!ResponsiveBusy)
+        {
+            return LanePlan.Unlimited;
+        }
+
+        var slow = _averageMs.Where(a => a.Value >= _thresholdMs).Select(a => a.Key).ToList();
+        if (slow.Count == 0)
+        {
+            // Nobody to hold back: claims keep their full batch (capping them at the lane's room
+            // cost the all-responsive throughput benchmark a claim per 128 rows instead of 500).
+            return LanePlan.Unlimited;
+        }
+
+        var room = Slots - SlowClaimed;
+        if (room >= _reopenAt)
+        {
+            // A claim takes every connection's first row before anyone's second, so slow rows are
+            // at most the whole batch: capping it at the room keeps the lane from overshooting.
+            return new LanePlan([], room);
+        }
+
+        return new LanePlan(slow, null);
+    }
+
+    /// <summary>A row of the connection was claimed here; returns the lane it counts in (true: slow).</summary>
+    public bool Claimed(Guid connectionId)
+    {
+        var slow = IsSlow(connectionId);
+        Interlocked.Increment(ref slow ? ref _slowClaimed : ref _responsiveClaimed);
+        return slow;
+    }
+
+    /// <summary>
+    /// A row claimed in the given lane finished. True when this finish may let slow rows be claimed
+    /// that the last plan left out (the lane reached its reopening mark, or no responsive connection
+    /// is busy any more): time to claim rather than wait for the next poll.
+    /// </summary>
+    public bool Finished(bool slow)
+    {
+        if (slow)
+        {
+            return Interlocked.Decrement(ref _slowClaimed) == Slots - _reopenAt;
+        }
+
+        if (Interlocked.Decrement(ref _responsiveClaimed) > 0)
+        {
+            return false;
+        }
+
+        // The linger starts now. The slow rows in the lane wake the next claim as they finish, and
+        // that claim finds the cap gone once the linger is over: nothing waits for a poll.
+        Interlocked.Exchange(ref _responsiveIdleSince, _time.GetTimestamp());
+        return true;
+    }
+}
+
+/// <summary>
+/// The slow lane's part in one claim: connections not to claim for, and the most rows the claim
+/// may take (null: the batch size alone).
+/// </summary>
+internal sealed record LanePlan(IReadOnlyList<Guid> Excluded, int? MaxRows)
+{
+    public static LanePlan Unlimited { get; } = new([], null);
+}

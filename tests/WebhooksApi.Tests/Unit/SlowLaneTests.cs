@@ -1,0 +1,201 @@
+using Microsoft.Extensions.Time.Testing;
+using WebhooksApi.Delivery;
+
+namespace WebhooksApi.Tests.Unit;
+
+public sealed class SlowLaneTests
+{
+    private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(100);
+
+    private static readonly Guid Fast = Guid.NewGuid();
+
+    private static readonly Guid Slow = Guid.NewGuid();
+
+    private readonly FakeTimeProvider _time = new();
+
+    /// <summary>A lane of <paramref name="slots"/> where <see cref="Slow"/> answered in 200 ms and <see cref="Fast"/> in 5 ms.</summary>
+    private SlowLane Lane(int slots)
+    {
+        var lane = new SlowLane(slots, Threshold, _time);
+        lane.Observe(Slow, 200);
+        lane.Observe(Fast, 5);
+        return lane;
+    }
+
+    [Fact]
+    public void A_connection_never_measured_is_responsive_and_its_first_answer_sets_the_average()
+    {
+        var lane = new SlowLane(8, Threshold, _time);
+        Assert.False(lane.IsSlow(Slow));
+        Assert.Null(lane.AverageMs(Slow));
+
+        lane.Observe(Slow, 250);
+
+        Assert.Equal(250, lane.AverageMs(Slow));
+        Assert.True(lane.IsSlow(Slow));
+    }
+
+    [Fact]
+    public void The_average_moves_a_fifth_of_the_way_to_each_new_answer()
+    {
+        var lane = new SlowLane(8, Threshold, _time);
+        lane.Observe(Slow, 200);
+        lane.Observe(Slow, 0);
+        Assert.Equal(160, lane.AverageMs(Slow)!.Value, 6);
+        lane.Observe(Slow, 0);
+        Assert.Equal(128, lane.AverageMs(Slow)!.Value, 6);
+        // One quick answer does not make an endpoint that is usually slow responsive...
+        Assert.True(lane.IsSlow(Slow));
+        lane.Observe(Slow, 0);
+        lane.Observe(Slow, 0);
+        // ...a run of them does (128 -> 102.4 -> 81.92).
+        Assert.False(lane.IsSlow(Slow));
+    }
+
+    [Theory]
+    [InlineData(99, false)]
+    [InlineData(100, true)]
+    [InlineData(101, true)]
+    public void Slow_means_an_average_at_or_above_the_threshold(int ms, bool slow)
+    {
+        var lane = new SlowLane(8, Threshold, _time);
+        lane.Observe(Slow, ms);
+        Assert.Equal(slow, lane.IsSlow(Slow));
+    }
+
+    [Fact]
+    public void Without_a_busy_responsive_connection_slow_ones_have_no_cap()
+    {
+        var lane = Lane(8);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(lane.Claimed(Slow));
+        }
+
+        var plan = lane.Plan();
+
+        Assert.Empty(plan.Excluded);
+        Assert.Null(plan.MaxRows);
+        Assert.Equal(100, lane.SlowClaimed);
+    }
+
+    [Fact]
+    public void With_no_slow_connection_a_busy_node_claims_without_a_cap()
+    {
+        var lane = new SlowLane(8, Threshold, _time);
+        lane.Observe(Fast, 5);
+        lane.Claimed(Fast);
+
+        Assert.True(lane.ResponsiveBusy);
+        Assert.Same(LanePlan.Unlimited, lane.Plan());
+    }
+
+    [Fact]
+    public void While_a_responsive_connection_is_busy_a_claim_may_take_at_most_the_room_left()
+    {
+        var lane = Lane(8);
+        Assert.False(lane.Claimed(Fast));
+        Assert.True(lane.ResponsiveBusy);
+        lane.Claimed(Slow);
+        lane.Claimed(Slow);
+        lane.Claimed(Slow);
+
+        var plan = lane.Plan();
+
+        Assert.Empty(plan.Excluded);
+        Assert.Equal(5, plan.MaxRows);
+    }
+
+    [Fact]
+    public void A_full_lane_leaves_every_slow_connection_out_of_the_claim_and_no_responsive_one()
+    {
+        var lane = Lane(8);
+        var otherSlow = Guid.NewGuid();
+        lane.Observe(otherSlow, 1_000);
+        lane.Claimed(Fast);
+        for (var i = 0; i < 8; i++)
+        {
+            lane.Claimed(Slow);
+        }
+
+        var plan = lane.Plan();
+
+        Assert.Equal(new[] { Slow, otherSlow }.Order(), plan.Excluded.Order());
+        Assert.Null(plan.MaxRows);
+    }
+
+    [Fact]
+    public void A_lane_with_less_than_a_quarter_free_stays_closed_until_a_quarter_is_free()
+    {
+        var lane = Lane(8);
+        lane.Claimed(Fast);
+        var lanes = Enumerable.Range(0, 8).Select(_ => lane.Claimed(Slow)).ToList();
+
+        // 1 free of 8: still closed, and no wake-up for it.
+        Assert.False(lane.Finished(lanes[0]));
+        Assert.Contains(Slow, lane.Plan().Excluded);
+
+        // 2 free of 8 (a quarter): open again, and the finish that opened it asks for a claim.
+        Assert.True(lane.Finished(lanes[1]));
+        var plan = lane.Plan();
+        Assert.Empty(plan.Excluded);
+        Assert.Equal(2, plan.MaxRows);
+    }
+
+    [Fact]
+    public void When_the_last_responsive_row_finishes_the_cap_stays_one_threshold_then_goes()
+    {
+        var lane = Lane(4);
+        var fast = lane.Claimed(Fast);
+        for (var i = 0; i < 4; i++)
+        {
+            lane.Claimed(Slow);
+        }
+
+        Assert.NotEmpty(lane.Plan().Excluded);
+        Assert.True(lane.Finished(fast));
+
+        // A responsive endpoint drains its claimed rows faster than the next claim comes: for a
+        // threshold it still counts as busy, or slow ones would go uncapped between its claims.
+        _time.Advance(Threshold - TimeSpan.FromMilliseconds(1));
+        Assert.True(lane.ResponsiveBusy);
+        Assert.NotEmpty(lane.Plan().Excluded);
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(lane.ResponsiveBusy);
+        Assert.Same(LanePlan.Unlimited, lane.Plan());
+    }
+
+    [Fact]
+    public void A_responsive_row_claimed_during_the_linger_keeps_the_connection_busy_past_it()
+    {
+        var lane = Lane(4);
+        lane.Finished(lane.Claimed(Fast));
+        var again = lane.Claimed(Fast);
+
+        _time.Advance(Threshold * 10);
+
+        Assert.True(lane.ResponsiveBusy);
+        Assert.True(lane.Finished(again));
+        _time.Advance(Threshold);
+        Assert.False(lane.ResponsiveBusy);
+    }
+
+    [Fact]
+    public void A_row_leaves_the_lane_it_was_claimed_in_even_when_its_connection_changed_lanes_meanwhile()
+    {
+        var lane = Lane(4);
+        lane.Claimed(Fast);
+        var wasSlow = lane.Claimed(Slow);
+        for (var i = 0; i < 10; i++)
+        {
+            lane.Observe(Slow, 1);
+        }
+
+        Assert.False(lane.IsSlow(Slow));
+        lane.Finished(wasSlow);
+
+        Assert.Equal(0, lane.SlowClaimed);
+        Assert.True(lane.ResponsiveBusy);
+    }
+}
