@@ -22,7 +22,9 @@ internal static class DeliveryStore
     // row holds one of the node's request slots while it waits for its connection's gate: without
     // it one slow endpoint would fill every slot (see Dispatcher). The excluded list leaves out
     // connections this node already holds enough rows for; {6} bounds the per-connection read (a
-    // constant: SQLite cannot take a LIMIT from the outer row), the largest max_concurrency plus {4}.
+    // constant: SQLite cannot take a LIMIT from the outer row), the largest max_concurrency plus {4}, and
+    // never more than the batch, which no connection can exceed (a slow-lane claim capped at 32 rows
+    // read up to 200 rows of each of 1,000 backlogged connections before).
     // Ties in next_attempt_at (a batch accepted at once) come in index order, not sorted by id:
     // sorting them would read a connection's whole due backlog before the LIMIT.
     private const string Excluded = "/* excluded */";
@@ -61,7 +63,7 @@ internal static class DeliveryStore
             WHERE h.connection_id = k.id AND h.status = 'pending' AND h.next_attempt_at <= {"{3}"}
               AND (NOT h.ordered OR NOT EXISTS (
                 SELECT 1 FROM deliveries o WHERE o.connection_id = h.connection_id AND o.status IN {Unfinished} AND o.id < h.id))
-            ORDER BY h.next_attempt_at LIMIT k.max_concurrency + {"{4}"}
+            ORDER BY h.next_attempt_at LIMIT LEAST(k.max_concurrency + {"{4}"}, {"{5}"})
             FOR UPDATE SKIP LOCKED) d
           WHERE k.status = 'active'{Excluded}),
         r AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
@@ -83,7 +85,7 @@ internal static class DeliveryStore
         var sql = (postgres ? PostgresClaim : SqliteClaim).Replace(Excluded, exclusion, StringComparison.Ordinal);
         var claimed = await db.Database.ExecuteSqlRawAsync(
             sql,
-            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), queueDepth, batch, Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth],
+            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), queueDepth, batch, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch)],
             cancellationToken);
         if (claimed == 0)
         {
