@@ -85,7 +85,7 @@ internal static class DeliveryStore
         var sql = (postgres ? PostgresClaim : SqliteClaim).Replace(Excluded, exclusion, StringComparison.Ordinal);
         var claimed = await db.Database.ExecuteSqlRawAsync(
             sql,
-            [token, Timestamp(db, now + lease), Timestamp(db, now), Timestamp(db, now), queueDepth, batch, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch)],
+            [token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch)],
             cancellationToken);
         if (claimed == 0)
         {
@@ -168,7 +168,7 @@ internal static class DeliveryStore
             UPDATE deliveries SET status = {Back}, claim_token = NULL, locked_until = NULL, updated_at = {"{0}"}
             WHERE status = 'delivering' AND locked_until < {"{0}"}
             """,
-            [Timestamp(db, now)],
+            [db.TimestampParameter(now)],
             cancellationToken);
     }
 
@@ -225,7 +225,7 @@ internal static class DeliveryStore
         var total = 0;
         while (true)
         {
-            var moved = await db.Database.ExecuteSqlRawAsync(active ? ResumeChunk : HoldChunk, [connectionId, Timestamp(db, now), SettleChunk], cancellationToken);
+            var moved = await db.Database.ExecuteSqlRawAsync(active ? ResumeChunk : HoldChunk, [connectionId, db.TimestampParameter(now), SettleChunk], cancellationToken);
             total += moved;
             if (moved < SettleChunk)
             {
@@ -254,18 +254,6 @@ internal static class DeliveryStore
                 .SetProperty(d => d.FailureReason, "expired")
                 .SetProperty(d => d.CompletedAt, now)
                 .SetProperty(d => d.UpdatedAt, now), cancellationToken);
-    }
-
-    /// <summary>Raw SQL parameters bypass EF's converters: SQLite stores microseconds (see WebhooksDbContext).</summary>
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "The parameter is a long on SQLite and a DateTimeOffset on PostgreSQL.")]
-    private static object Timestamp(WebhooksDbContext db, DateTimeOffset value)
-    {
-        if (db.Database.IsSqlite())
-        {
-            return WebhooksDbContext.ToUnixMicroseconds(value);
-        }
-
-        return value;
     }
 }
 

@@ -36,7 +36,7 @@ internal static class RawStatements
         var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException("Raw statements run inside the caller's transaction.");
         var connection = transaction.Connection!;
-        var sqlite = db.Database.IsSqlite();
+        var sqlite = !db.IsPostgres;
         var changed = 0;
         if (connection.CanCreateBatch)
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
@@ -32,8 +31,6 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
     /// </summary>
     private static readonly ConditionalWeakTable<object, object> Applied = [];
 
-    private static readonly ConcurrentDictionary<string, string> Pragmas = new();
-
     private static void Apply(DbConnection connection)
     {
         if (connection is not SqliteConnection { Handle: { } handle } sqlite || Applied.TryGetValue(handle, out _))
@@ -42,8 +39,8 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
         }
 
         using var command = sqlite.CreateCommand();
-        command.CommandText = Pragmas.GetOrAdd(sqlite.ConnectionString, text =>
-            $"PRAGMA busy_timeout = {Math.Max(1, new SqliteConnectionStringBuilder(text).DefaultTimeout) * 1000};");
+        var seconds = new SqliteConnectionStringBuilder(sqlite.ConnectionString).DefaultTimeout;
+        command.CommandText = $"PRAGMA busy_timeout = {Math.Max(1, seconds) * 1000};";
         command.ExecuteNonQuery();
         Applied.AddOrUpdate(handle, handle);
     }

@@ -97,14 +97,12 @@ internal readonly record struct StatsRange(DateTimeOffset From, DateTimeOffset T
         return true;
     }
 
-    public long FirstBucket => Micros(From) / BucketMicroseconds;
+    public long FirstBucket => WebhooksDbContext.ToUnixMicroseconds(From) / BucketMicroseconds;
 
     /// <summary>`to` is exclusive: the last bucket is the one holding the microsecond before it.</summary>
-    public long LastBucket => (Micros(To) - 1) / BucketMicroseconds;
+    public long LastBucket => (WebhooksDbContext.ToUnixMicroseconds(To) - 1) / BucketMicroseconds;
 
     public DateTimeOffset BucketStart(long bucket) => DateTimeOffset.UnixEpoch.AddTicks(bucket * BucketMicroseconds * TimeSpan.TicksPerMicrosecond);
-
-    public static long Micros(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
 }
 
 /// <summary>
@@ -216,10 +214,7 @@ internal static class DeliveryStats
             + $"WHERE account_id = {{0}} AND {subject.Column} = {{1}} AND created_at >= {{2}} AND created_at < {{3}} AND id >= {{4}}{notTest} "
             + (isAttempts ? "GROUP BY 1" : "GROUP BY 1, 2");
         return db.Database
-            .SqlQueryRaw<BucketCount>(sql, accountId, subject.Id, Timestamp(postgres, range.From), Timestamp(postgres, range.To), floor)
+            .SqlQueryRaw<BucketCount>(sql, accountId, subject.Id, db.TimestampParameter(range.From), db.TimestampParameter(range.To), floor)
             .ToListAsync(cancellationToken);
     }
-
-    /// <summary>Raw SQL parameters bypass EF's converters: SQLite stores microseconds (see WebhooksDbContext).</summary>
-    private static object Timestamp(bool postgres, DateTimeOffset value) => postgres ? value.ToUniversalTime() : StatsRange.Micros(value);
 }
