@@ -37,12 +37,17 @@ internal sealed class ActivityFeed(
     private static readonly RetrySettings HeadOfLine = RetrySchedule.Resolve(new RetryPolicyIn(RetryKind.Ordered));
 
     private int _runs;
+    private int _started;
 
     /// <summary>Completed runs on this node, for tests and diagnostics.</summary>
     public int Runs => Volatile.Read(ref _runs);
 
+    /// <summary>Runs begun on this node: a run that began after a moment has finished once <see cref="Runs"/> passes this count taken then.</summary>
+    public int Started => Volatile.Read(ref _started);
+
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _started);
         try
         {
             await FlushAllAsync(cancellationToken);

@@ -36,12 +36,17 @@ internal sealed class HealthMonitor(
     ILogger<HealthMonitor> logger)
 {
     private int _runs;
+    private int _started;
 
     /// <summary>Completed runs on this node, for tests and diagnostics.</summary>
     public int Runs => Volatile.Read(ref _runs);
 
+    /// <summary>Runs begun on this node: a run that began after a moment has finished once <see cref="Runs"/> passes this count taken then.</summary>
+    public int Started => Volatile.Read(ref _started);
+
     public async Task<HealthReport> RunAsync(CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _started);
         try
         {
             return await CheckAsync(cancellationToken);
