@@ -55,7 +55,7 @@ internal sealed class BacklogScenario : Scenario
         // that at 500 deliveries/s (a 1,000,000 run on a shared machine hit the flat 15 minutes
         // at 935,435 delivered and printed no figures at all).
         var deadline = TimeSpan.FromSeconds(Math.Max(15 * 60, n / 500.0));
-        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= n, deadline, $"{n} backlog deliveries drained", cancellationToken, pollMs: 250);
+        await env.UntilAttemptsLoggedAsync(n, deadline, $"{n} backlog deliveries drained", cancellationToken);
         var drain = n / drainClock.Elapsed.TotalSeconds;
         var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
         var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;

@@ -38,7 +38,7 @@ internal sealed class LatencyScenario : Scenario
             await env.Api.ExecuteAsync(step.StepId, ServiceApi.SingleExecution(-i), cancellationToken);
         }
 
-        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= 200, TimeSpan.FromMinutes(1), "warm-up deliveries", cancellationToken);
+        await env.UntilAttemptsLoggedAsync(200, TimeSpan.FromMinutes(1), "warm-up deliveries", cancellationToken);
 
         var committer = env.Service.Services.GetRequiredService<AcceptCommitter>();
         var (commits, requests) = (committer.Commits, committer.Requests);
@@ -74,7 +74,7 @@ internal sealed class LatencyScenario : Scenario
         // Below 1 when concurrent accepts shared a transaction (SQLite group commit); 1 on PostgreSQL.
         var commitsPerRequest = (double)(committer.Commits - commits) / Math.Max(1, committer.Requests - requests);
         await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.MessageId))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
-        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= 200 + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken, pollMs: 200);
+        await env.UntilAttemptsLoggedAsync(200 + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken);
         var cpuPerExecution = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
         var toReceiver = accepted.Select(a => Stopwatch.GetElapsedTime(a.At, arrivals[a.MessageId]).TotalMilliseconds).ToList();
         return new RunFigures()

@@ -44,7 +44,7 @@ internal sealed class ThroughputScenario : Scenario
         });
         await Task.WhenAll(posters);
         var accepted = clock.Elapsed;
-        await BenchEnvironment.UntilAsync(async () => await env.AttemptsAsync(cancellationToken) >= n, TimeSpan.FromMinutes(10), $"{n} attempts logged", cancellationToken);
+        await env.UntilAttemptsLoggedAsync(n, TimeSpan.FromMinutes(10), $"{n} attempts logged", cancellationToken);
         var completed = clock.Elapsed;
         var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
         var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;
