@@ -82,17 +82,15 @@ internal static class DeliveryStore
         var exclusion = excluded.Count == 0
             ? string.Empty
             : " AND k.id NOT IN (" + string.Join(", ", excluded.Select(id => postgres ? $"'{id:D}'::uuid" : $"'{id.ToString("D").ToUpperInvariant()}'")) + ")";
-        var sql = (postgres ? PostgresClaim : SqliteClaim).Replace(Excluded, exclusion, StringComparison.Ordinal);
-        var claimed = await db.Database.ExecuteSqlRawAsync(
-            sql,
-            [token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch)],
-            cancellationToken);
-        if (claimed == 0)
-        {
-            return [];
-        }
-
-        return await db.Deliveries.AsNoTracking().Where(d => d.ClaimToken == token).ToListAsync(cancellationToken);
+        var sql = (postgres ? PostgresClaim : SqliteClaim).Replace(Excluded, exclusion, StringComparison.Ordinal) + "\nRETURNING *";
+        // The claimed rows come back from the UPDATE itself (RETURNING, on both databases): one
+        // statement per claim instead of a second one reading them again by token.
+        return await db.Deliveries
+            .FromSqlRaw(
+                sql,
+                token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch))
+            .AsNoTracking()
+            .ToListAsync(cancellationToken);
     }
 
     private const string Insert = """

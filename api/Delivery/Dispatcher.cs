@@ -200,15 +200,18 @@ internal sealed partial class Dispatcher(
         try
         {
             var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
-            var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, cancellationToken);
+            // Each connection with its account's name (a delivery's account is its connection's): one statement, not two.
+            var owned = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id))
+                .Join(db.Accounts, c => c.AccountId, a => a.Id, (c, a) => new { Connection = c, Account = a.Name })
+                .ToListAsync(cancellationToken);
+            var connections = owned.ToDictionary(o => o.Connection.Id, o => o.Connection);
+            var accounts = owned.DistinctBy(o => o.Connection.AccountId).ToDictionary(o => o.Connection.AccountId, o => o.Account);
             var authIds = connections.Values.Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
             // No statement for a lookup with nothing to look up (most connections have no auth
             // connector): on PostgreSQL each is a round trip, and at low load claims are small.
             var auths = authIds.Count == 0 ? [] : await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
             var stepIds = claimed.Where(d => d.WorkflowWebhookId != null).Select(d => d.WorkflowWebhookId!.Value).Distinct().ToList();
             var steps = stepIds.Count == 0 ? [] : await db.WorkflowWebhooks.AsNoTracking().Where(w => stepIds.Contains(w.Id)).ToDictionaryAsync(w => w.Id, cancellationToken);
-            var accountIds = claimed.Select(d => d.AccountId).Distinct().ToList();
-            var accounts = await db.Accounts.AsNoTracking().Where(a => accountIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, a => a.Name, cancellationToken);
 
             foreach (var delivery in claimed)
             {

@@ -43,6 +43,7 @@ internal sealed class LatencyScenario : Scenario
         var committer = env.Service.Services.GetRequiredService<AcceptCommitter>();
         var (commits, requests) = (committer.Commits, committer.Requests);
         var cpu = MemorySampler.CpuTime();
+        var commands = CommandCounter.Count;
         var api = new double[n];
         var accepted = new (string MessageId, long At)[n];
         var inFlight = new List<Task>(n);
@@ -76,6 +77,7 @@ internal sealed class LatencyScenario : Scenario
         await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.MessageId))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
         await env.UntilAttemptsLoggedAsync(200 + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken);
         var cpuPerExecution = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
+        var commandsPerExecution = (double)(CommandCounter.Count - commands) / n;
         var toReceiver = accepted.Select(a => Stopwatch.GetElapsedTime(a.At, arrivals[a.MessageId]).TotalMilliseconds).ToList();
         return new RunFigures()
             .Add("offered load", offered, "exec/s")
@@ -84,6 +86,7 @@ internal sealed class LatencyScenario : Scenario
             .Add("accepted -> receiver p50", Stats.Percentile(toReceiver, 50), "ms")
             .Add("accepted -> receiver p99", Stats.Percentile(toReceiver, 99), "ms", Goal.Below, 50)
             .Add("accept commits per request", commitsPerRequest, "")
-            .Add("CPU per execution (whole process, accept + send + log)", cpuPerExecution, "ms");
+            .Add("CPU per execution (whole process, accept + send + log)", cpuPerExecution, "ms")
+            .Add("SQL commands per execution (accept + send + log)", commandsPerExecution, "");
     }
 }

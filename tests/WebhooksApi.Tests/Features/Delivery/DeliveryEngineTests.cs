@@ -33,6 +33,31 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
     }
 
     [SkippableFact]
+    public async Task Each_delivery_renders_its_own_accounts_id_and_name()
+    {
+        // Two accounts' deliveries in flight together may share a claim: each body must carry its own account.
+        SkipIfUnavailable();
+        var accounts = new[] { await Fixture.CreateAccountAsync("Acme Retail"), await Fixture.CreateAccountAsync("Globex Travel") };
+        var sent = new List<(TestAccount Account, string Url, string Id)>();
+        foreach (var account in accounts)
+        {
+            var url = Fixture.Receiver.NewEndpoint();
+            var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("bodyTemplate", "{\"contact\": \"{{contact.id}}\", \"account\": \"{{account.name}}\", \"accountId\": \"{{account.id}}\"}"));
+            sent.Add((account, url, (await step.ExecuteAsync(EngineBuilders.Contact("acct-1"))).GetProperty("items")[0].Id()));
+        }
+
+        foreach (var (account, url, _) in sent)
+        {
+            // The template replaces the envelope, so the execution is told from the activation's test send by its contact.
+            var arrived = await Eventually.WaitAsync(
+                () => Task.FromResult(Fixture.Receiver.Received(url).Where(r => r.BodyText.Contains("acct-1", StringComparison.Ordinal)).ToList()), r => r.Count == 1, "the delivery");
+            var body = JsonDocument.Parse(arrived[0].BodyText).RootElement;
+            Assert.Equal(account == accounts[0] ? "Acme Retail" : "Globex Travel", body.Str("account"));
+            Assert.Equal(account.Id, body.Str("accountId"));
+        }
+    }
+
+    [SkippableFact]
     public async Task A_batch_is_accepted_whole_and_each_item_is_delivered_once()
     {
         var account = await NewAccountAsync();
