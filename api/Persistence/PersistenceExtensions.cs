@@ -37,6 +37,8 @@ internal static class PersistenceExtensions
             {
                 throw new InvalidOperationException("Database:Provider is 'postgres' but ConnectionStrings:Webhooks is not set.");
             }
+
+            connectionString = WithAutoPrepare(connectionString);
         }
         else
         {
@@ -63,6 +65,27 @@ internal static class PersistenceExtensions
         });
         builder.Services.AddScoped<DatabaseInitializer>();
         return builder;
+    }
+
+    /// <summary>Statements Npgsql keeps prepared per physical connection unless the connection string says otherwise.</summary>
+    internal const int DefaultMaxAutoPrepare = 64;
+
+    /// <summary>
+    /// Turns on Npgsql's automatic preparation unless the connection string sets it. Without it the
+    /// server parses, analyzes and plans every statement it is sent, the same few hot statements
+    /// thousands of times a second (each row of a batched write is a statement): a third of the
+    /// server's CPU in a profile of the throughput benchmark on PostgreSQL.
+    /// </summary>
+    internal static string WithAutoPrepare(string connectionString)
+    {
+        // The plain builder holds only the keys the string has (Npgsql's answers for every keyword it knows).
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.Keys.Cast<string>().Any(k => k.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase)))
+        {
+            return connectionString;
+        }
+
+        return new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = DefaultMaxAutoPrepare }.ConnectionString;
     }
 
     /// <summary>The one place that knows how each provider is set up (tests and benchmarks use it too).</summary>
