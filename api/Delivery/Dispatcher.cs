@@ -201,12 +201,10 @@ internal sealed partial class Dispatcher(
         {
             var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
             // Each connection with its account's name (a delivery's account is its connection's): one statement, not two.
-            var owned = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id))
+            var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id))
                 .Join(db.Accounts, c => c.AccountId, a => a.Id, (c, a) => new { Connection = c, Account = a.Name })
-                .ToListAsync(cancellationToken);
-            var connections = owned.ToDictionary(o => o.Connection.Id, o => o.Connection);
-            var accounts = owned.DistinctBy(o => o.Connection.AccountId).ToDictionary(o => o.Connection.AccountId, o => o.Account);
-            var authIds = connections.Values.Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
+                .ToDictionaryAsync(o => o.Connection.Id, cancellationToken);
+            var authIds = connections.Values.Select(o => o.Connection).Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
             // No statement for a lookup with nothing to look up (most connections have no auth
             // connector): on PostgreSQL each is a round trip, and at low load claims are small.
             var auths = authIds.Count == 0 ? [] : await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
@@ -216,12 +214,13 @@ internal sealed partial class Dispatcher(
             foreach (var delivery in claimed)
             {
                 await _slots.WaitAsync(cancellationToken);
-                var connection = connections[delivery.ConnectionId];
+                var owned = connections[delivery.ConnectionId];
+                var connection = owned.Connection;
                 var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
                 var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
                 _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
                 var slow = _lane.Claimed(connection.Id);
-                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, accounts.GetValueOrDefault(delivery.AccountId) ?? string.Empty, slow, _sendToken), CancellationToken.None);
+                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.Account, slow, _sendToken), CancellationToken.None);
             }
         }
         catch (Exception)

@@ -8,6 +8,12 @@ internal interface IEntity
     Guid Id { get; }
 }
 
+/// <summary>A row whose UUIDv7 id carries its created_at's millisecond, so a time range is also an id range (see <see cref="IdBounds"/>).</summary>
+internal interface ITimeOrderedEntity : IEntity
+{
+    DateTimeOffset CreatedAt { get; }
+}
+
 internal sealed class Account : IEntity
 {
     public Guid Id { get; set; }
@@ -138,7 +144,7 @@ internal sealed class AuthConnector : IEntity
 }
 
 /// <summary>One request sent (a delivery attempt or a test send) and what came back.</summary>
-internal sealed class Attempt : IEntity
+internal sealed class Attempt : ITimeOrderedEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -217,7 +223,7 @@ internal static class DeliveryStatuses
 /// One message to one connection, durable from the moment its execution was accepted. The row is
 /// the queue: the dispatcher claims due pending rows, and their status is the truth for counts.
 /// </summary>
-internal sealed class WebhookDelivery : IEntity
+internal sealed class WebhookDelivery : ITimeOrderedEntity
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }

@@ -31,6 +31,30 @@ internal static class IdBounds
     public static Guid Before(DateTimeOffset instant) =>
         Prefix((instant.UtcTicks - DateTimeOffset.UnixEpoch.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond);
 
+    /// <summary>
+    /// Rows created in [<paramref name="from"/>, <paramref name="to"/>) (either end optional).
+    /// created_at decides; the id bounds add nothing to the answer, but let an index range over
+    /// (…, id) start at `from` and stop at `to` instead of walking to the account's oldest or
+    /// newest row (a newest-first scan took 250 ms at 200,000 rows, seconds at 5,000,000).
+    /// </summary>
+    public static IQueryable<T> CreatedWithin<T>(this IQueryable<T> query, DateTimeOffset? from, DateTimeOffset? to)
+        where T : class, ITimeOrderedEntity
+    {
+        if (from is { } start)
+        {
+            var floor = AtOrAfter(start);
+            query = query.Where(r => r.CreatedAt >= start && r.Id.CompareTo(floor) >= 0);
+        }
+
+        if (to is { } end)
+        {
+            var ceiling = Before(end);
+            query = query.Where(r => r.CreatedAt < end && r.Id.CompareTo(ceiling) < 0);
+        }
+
+        return query;
+    }
+
     private static Guid Prefix(long milliseconds)
     {
         Span<byte> bytes = stackalloc byte[16];

@@ -120,19 +120,7 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(d => d.Email == email);
         }
 
-        if (from is { } start)
-        {
-            // See IdBounds: the id bound only lets the index range stop at `from`.
-            var floor = IdBounds.AtOrAfter(start);
-            query = query.Where(d => d.CreatedAt >= start && d.Id.CompareTo(floor) >= 0);
-        }
-
-        if (to is { } end)
-        {
-            // And the same at `to`, or a newest-first scan walks every newer row first.
-            var ceiling = IdBounds.Before(end);
-            query = query.Where(d => d.CreatedAt < end && d.Id.CompareTo(ceiling) < 0);
-        }
+        query = query.CreatedWithin(from, to);
 
         if (page.After is { } after)
         {

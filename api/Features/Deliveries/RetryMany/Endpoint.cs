@@ -85,16 +85,8 @@ internal sealed class Endpoint : IEndpoint
         var now = time.GetUtcNow();
         var query = db.Deliveries.Where(d => d.AccountId == accountId && d.Status == status);
         // Deliveries accepted after the call began are not part of it, so the walk ends.
-        if (request.To is { } to)
-        {
-            // The id bound ends the id-ordered walk at `to` instead of at the account's newest row (see IdBounds).
-            var ceiling = IdBounds.Before(to);
-            query = query.Where(d => d.CreatedAt < to && d.Id.CompareTo(ceiling) < 0);
-        }
-        else
-        {
-            query = query.Where(d => d.CreatedAt <= now);
-        }
+        // (`from` starts the keyset walk below, so only `to` is bounded here.)
+        query = request.To is { } to ? query.CreatedWithin(null, to) : query.Where(d => d.CreatedAt <= now);
         if (connectionId is { } c)
         {
             query = query.Where(d => d.ConnectionId == c);
