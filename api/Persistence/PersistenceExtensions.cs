@@ -46,6 +46,7 @@ internal static class PersistenceExtensions
         }
 
         builder.Services.AddPooledDbContextFactory<WebhooksDbContext>(db => Configure(db, options, connectionString));
+        builder.Services.AddSingleton(new HotQueries(options.IsPostgres ? null : connectionString));
         // Endpoints take a scoped context; background work and middleware that must not share the
         // request's change tracker create their own from the factory.
         builder.Services.AddScoped(sp =>

@@ -31,7 +31,7 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
     /// </summary>
     private static readonly ConditionalWeakTable<object, object> Applied = [];
 
-    private static void Apply(DbConnection connection)
+    internal static void Apply(DbConnection connection)
     {
         if (connection is not SqliteConnection { Handle: { } handle } sqlite || Applied.TryGetValue(handle, out _))
         {

@@ -9,7 +9,7 @@ namespace WebhooksApi.Security;
 
 /// <summary>
 /// `Authorization: Bearer whk_...`. The key is hashed and looked up on every request, with no
-/// cache, so a revoked key stops working at once on every node. The lookup is by SHA-256 hash
+/// cache, so a revoked key stops working at once on every node (see <see cref="HotQueries"/>). The lookup is by SHA-256 hash
 /// (a unique index), never by comparing key text, so its timing says nothing about the key.
 /// A refused key counts toward <see cref="FailedAuthLimiter"/>.
 /// </summary>
@@ -17,7 +17,7 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    WebhooksDbContext db)
+    HotQueries reads)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -31,7 +31,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var hash = ApiKeyFactory.Hash(key);
-        var found = await HotQueries.ApiKeyAsync(db, hash, Context.RequestAborted);
+        var found = await reads.ApiKeyAsync(Context.RequestServices, hash, Context.RequestAborted);
         if (found is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");

@@ -45,11 +45,11 @@ internal static partial class WorkflowWebhookRules
 {
     public static WorkflowWebhookOut ToOut(WorkflowWebhook w) => new(
         w.Id.ToString(), w.Name, w.WorkflowId, w.StepId, w.ConnectionId.ToString(),
-        Fields(w), Extra(w), w.CaptureResponse, w.CreatedAt, w.UpdatedAt);
+        Fields(w.FieldsJson), Extra(w.ExtraJson), w.CaptureResponse, w.CreatedAt, w.UpdatedAt);
 
-    public static IReadOnlyList<string> Fields(WorkflowWebhook w) => JsonSerializer.Deserialize<List<string>>(w.FieldsJson) ?? [];
+    public static IReadOnlyList<string> Fields(string fieldsJson) => JsonSerializer.Deserialize<List<string>>(fieldsJson) ?? [];
 
-    public static IReadOnlyDictionary<string, string> Extra(WorkflowWebhook w) => JsonSerializer.Deserialize<Dictionary<string, string>>(w.ExtraJson) ?? [];
+    public static IReadOnlyDictionary<string, string> Extra(string extraJson) => JsonSerializer.Deserialize<Dictionary<string, string>>(extraJson) ?? [];
 
     public static async Task ValidateAsync(
         ValidationErrors errors, Guid accountId, WebhooksDbContext db, string name, string workflowId, string stepId, string connectionId,

@@ -15,8 +15,8 @@ internal sealed class CommandCounter : IObserver<DiagnosticListener>, IObserver<
 
     private CommandCounter() => _subscription = DiagnosticListener.AllListeners.Subscribe(this);
 
-    /// <summary>EF's commands plus the statements the service runs below EF (RawStatements).</summary>
-    public static long Count => Interlocked.Read(ref _count) + WebhooksApi.Persistence.RawStatements.Executed;
+    /// <summary>EF's commands plus the statements the service runs below EF (RawStatements, HotQueries on SQLite).</summary>
+    public static long Count => Interlocked.Read(ref _count) + WebhooksApi.Persistence.RawStatements.Executed + WebhooksApi.Persistence.HotQueries.Executed;
 
     /// <summary>Starts counting for the rest of the process (idempotent).</summary>
     public static void EnsureStarted() => _instance ??= new CommandCounter();

@@ -52,7 +52,7 @@ internal sealed class Endpoint : IEndpoint
         ExecutionIn request,
         bool? wait,
         HttpContext http,
-        WebhooksDbContext db,
+        HotQueries reads,
         DeliverySignals signals,
         AcceptCommitter committer,
         TimeProvider time,
@@ -60,7 +60,9 @@ internal sealed class Endpoint : IEndpoint
         CancellationToken cancellationToken)
     {
         var accountId = http.User.GetAccountId();
-        if (await HotQueries.OwnedStepAsync(db, accountId, id, cancellationToken) is not var (step, connection))
+        // The request's database context is not asked for here: on SQLite resolving it opens a
+        // connection, and the accept path reads on prepared connections instead (HotQueries).
+        if (await reads.OwnedTargetAsync(http.RequestServices, accountId, id, cancellationToken) is not { } target)
         {
             return Problems.NotFound($"No workflow webhook with id '{id}'.");
         }
@@ -77,15 +79,15 @@ internal sealed class Endpoint : IEndpoint
             return errors.ToProblem();
         }
 
-        var status = connection.Status switch
+        var status = target.ConnectionStatus switch
         {
             ConnectionStatuses.Active => DeliveryStatuses.Pending,
             ConnectionStatuses.Disabled or ConnectionStatuses.Deleted => DeliveryStatuses.Skipped,
             _ => DeliveryStatuses.Held,
         };
-        var ordered = Connections.ConnectionRules.ReadRetryPolicy(connection.RetryPolicyJson).Kind == Connections.RetryKind.Ordered;
-        var fields = WorkflowWebhookRules.Fields(step);
-        var extra = WorkflowWebhookRules.Extra(step);
+        var ordered = Connections.ConnectionRules.ReadRetryPolicy(target.RetryPolicyJson).Kind == Connections.RetryKind.Ordered;
+        var fields = WorkflowWebhookRules.Fields(target.FieldsJson);
+        var extra = WorkflowWebhookRules.Extra(target.ExtraJson);
         var now = time.GetUtcNow();
         var rows = new List<WebhookDelivery>(items.Count);
         foreach (var (prefix, item) in items)
@@ -106,8 +108,8 @@ internal sealed class Endpoint : IEndpoint
             {
                 Id = Ids.New(now),
                 AccountId = accountId,
-                ConnectionId = connection.Id,
-                WorkflowWebhookId = step.Id,
+                ConnectionId = target.ConnectionId,
+                WorkflowWebhookId = target.StepId,
                 Status = status,
                 Ordered = ordered,
                 PayloadJson = payload.ToJsonString(),
@@ -120,7 +122,7 @@ internal sealed class Endpoint : IEndpoint
                 CreatedAt = now,
                 UpdatedAt = now,
                 CompletedAt = status == DeliveryStatuses.Skipped ? now : null,
-                FailureReason = status == DeliveryStatuses.Skipped ? $"connection_{connection.Status}" : null,
+                FailureReason = status == DeliveryStatuses.Skipped ? $"connection_{target.ConnectionStatus}" : null,
             });
         }
 
@@ -156,11 +158,12 @@ internal sealed class Endpoint : IEndpoint
         {
             if (status == DeliveryStatuses.Pending)
             {
-                var limit = TimeSpan.FromSeconds(connection.TimeoutSeconds + 2);
+                var limit = TimeSpan.FromSeconds(target.TimeoutSeconds + 2);
                 await Task.WhenAny(waiter, Task.Delay(limit, TimeProvider.System, cancellationToken));
             }
 
             signals.Forget(rows[0].Id);
+            var db = http.RequestServices.GetRequiredService<WebhooksDbContext>();
             var current = await db.Deliveries.AsNoTracking().FirstAsync(d => d.Id == rows[0].Id, cancellationToken);
             return TypedResults.Ok(DeliveryMapping.ToOut(current));
         }

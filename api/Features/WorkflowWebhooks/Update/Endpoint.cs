@@ -34,8 +34,8 @@ internal sealed class Endpoint : IEndpoint
         var workflowId = patch.WorkflowId ?? row.WorkflowId;
         var stepId = patch.StepId ?? row.StepId;
         var connectionId = patch.ConnectionId ?? row.ConnectionId.ToString();
-        var fields = patch.Fields ?? WorkflowWebhookRules.Fields(row);
-        var extra = patch.Extra ?? WorkflowWebhookRules.Extra(row);
+        var fields = patch.Fields ?? WorkflowWebhookRules.Fields(row.FieldsJson);
+        var extra = patch.Extra ?? WorkflowWebhookRules.Extra(row.ExtraJson);
         var errors = new ValidationErrors();
         await WorkflowWebhookRules.ValidateAsync(errors, accountId, db, name, workflowId, stepId, connectionId, fields, extra, cancellationToken);
         if (errors.Any)

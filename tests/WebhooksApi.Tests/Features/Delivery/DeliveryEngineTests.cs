@@ -58,6 +58,28 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
     }
 
     [SkippableFact]
+    public async Task Another_accounts_step_an_unknown_id_or_a_malformed_one_is_a_404_and_nothing_is_accepted()
+    {
+        var account = await NewAccountAsync();
+        var other = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint());
+        var theirUrl = Fixture.Receiver.NewEndpoint();
+        var theirs = await other.ActiveStepAsync(theirUrl);
+
+        foreach (var id in new[] { theirs.StepId, Guid.NewGuid().ToString(), "not-a-step-id" })
+        {
+            var response = await step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{id}/executions", EngineBuilders.Contact("intruder-1"));
+            await response.AssertProblemAsync(HttpStatusCode.NotFound, "not-found");
+        }
+
+        // Their own call still goes through, and it is the only delivery their step has.
+        var accepted = await theirs.ExecuteAsync(EngineBuilders.Contact("owner-1"));
+        await Eventually.WaitAsync(() => theirs.DeliveryAsync(accepted.GetProperty("items")[0].Id()), d => d.Str("status") == "succeeded", "their delivery");
+        var arrived = Assert.Single(Workflow(theirUrl));
+        Assert.Contains("owner-1", arrived.BodyText, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_batch_is_accepted_whole_and_each_item_is_delivered_once()
     {
         var account = await NewAccountAsync();
