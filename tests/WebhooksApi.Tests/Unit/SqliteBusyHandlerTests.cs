@@ -1,0 +1,90 @@
+using Microsoft.Data.Sqlite;
+using WebhooksApi.Persistence;
+using WebhooksApi.Tests.Infrastructure;
+
+namespace WebhooksApi.Tests.Unit;
+
+/// <summary>
+/// A connection that finds the SQLite database locked by another writer waits inside SQLite (the
+/// busy handler SqliteBusyTimeout installs), takes the lock once it is free, and gives up with
+/// SQLITE_BUSY after its timeout instead of waiting for ever.
+/// </summary>
+public sealed class SqliteBusyHandlerTests : IDisposable
+{
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"busy-handler-{Guid.NewGuid():N}.db");
+
+    [Fact]
+    public async Task A_writer_that_finds_the_database_locked_waits_and_writes_once_the_lock_is_free()
+    {
+        var connectionString = ConnectionString(timeoutSeconds: 30);
+        using var holder = Open(connectionString);
+        Execute(holder, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);");
+        using var transaction = holder.BeginTransaction();
+        Execute(holder, "INSERT INTO t VALUES (1);", transaction);
+
+        var waitsBefore = SqliteBusyTimeout.BusyHandler.Waits;
+        var writer = Task.Run(() =>
+        {
+            using var connection = Open(connectionString);
+            Execute(connection, "INSERT INTO t VALUES (2);");
+        });
+        await Eventually.WaitAsync(() => SqliteBusyTimeout.BusyHandler.Waits > waitsBefore || writer.IsCompleted, "the second writer to wait for the lock");
+
+        Assert.False(writer.IsCompleted, "The second writer wrote while the first held the lock.");
+        transaction.Commit();
+        await writer.WaitAsync(TimeSpan.FromSeconds(20));
+        using var count = holder.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM t;";
+        Assert.Equal(2L, count.ExecuteScalar());
+    }
+
+    [Fact]
+    public async Task A_writer_gives_up_with_busy_after_its_timeout()
+    {
+        var connectionString = ConnectionString(timeoutSeconds: 1);
+        using var holder = Open(connectionString);
+        Execute(holder, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);");
+        using var transaction = holder.BeginTransaction();
+        Execute(holder, "INSERT INTO t VALUES (1);", transaction);
+
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => Task.Run(() =>
+        {
+            using var connection = Open(connectionString);
+            Execute(connection, "INSERT INTO t VALUES (2);");
+        }).WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Equal(5, failure.SqliteErrorCode); // SQLITE_BUSY
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { string.Empty, "-wal", "-shm" })
+        {
+            File.Delete(_file + suffix);
+        }
+    }
+
+    private string ConnectionString(int timeoutSeconds) => new SqliteConnectionStringBuilder
+    {
+        DataSource = _file,
+        Pooling = false,
+        DefaultTimeout = timeoutSeconds,
+    }.ToString();
+
+    private static SqliteConnection Open(string connectionString)
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        SqliteBusyTimeout.Apply(connection);
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
