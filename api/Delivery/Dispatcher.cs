@@ -31,7 +31,7 @@ internal sealed partial class Dispatcher(
     /// <summary>This node's claims (token: rows not yet finished), whose leases it keeps renewing while it lives.</summary>
     private readonly ConcurrentDictionary<Guid, int> _leases = new();
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
-    private readonly SlowLane _lane = new(options.Value.SlowLaneSize, options.Value.SlowResponseThreshold, TimeProvider.System);
+    private readonly SlowLane _lane = new(options.Value.SlowLaneSize, options.Value.MaxInFlight, options.Value.SlowResponseThreshold, TimeProvider.System);
     private SemaphoreSlim? _slots;
     private long _sent;
     private long _recorded;

@@ -24,7 +24,8 @@ internal sealed class DispatcherOptions
 
     /// <summary>
     /// Claimed rows slow connections may hold together while a responsive connection is busy
-    /// (default <see cref="MaxInFlight"/> / 8); no cap while none is.
+    /// (default <see cref="MaxInFlight"/> / 8). While none is, they may hold all slots but this
+    /// many, kept for a responsive connection's next work.
     /// </summary>
     public int? SlowLaneSlots { get; set; }
 

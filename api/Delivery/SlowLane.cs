@@ -7,14 +7,19 @@ namespace WebhooksApi.Delivery;
 /// connection's response time is followed as a moving average; one whose average is at or above
 /// the threshold is slow. While any responsive connection is busy here (has claimed-and-unfinished
 /// rows, or had until less than one threshold ago), slow connections together may hold at most
-/// <see cref="Slots"/> claimed rows; when none is busy there is no cap (work-conserving: a node
-/// whose endpoints are all slow is not throttled).
+/// <see cref="Slots"/> claimed rows. When none is busy they may hold all of the node's slots but a
+/// reserve of the same size (<see cref="Ceiling"/>): a node whose endpoints are all slow is barely
+/// throttled, and work for a responsive connection starts at once instead of waiting for slow
+/// requests to end and free their slots.
 /// </summary>
 /// <remarks>
 /// Why: a node is CPU-bound long before its request slots run out. 100 slow connections (200 ms
 /// answers, 10 concurrent each) can absorb 1,024 slots / 0.2 s = 5,120 requests/s, more than the
 /// node can send, and claims go connection by connection, so they got ~100/101 of every claim:
 /// a fast connection beside them kept 0.22 of its solo rate (issue #8, `fanout`).
+/// The reserve: before it, slow rows claimed while nothing responsive was busy filled every slot,
+/// and a responsive connection's first work waited up to a slow request's duration (200 ms in
+/// `fanout`) for a slot; the fanout benchmark's fast phase is about 0.4 s.
 /// Each claimed row counts in the lane its connection was in when it was claimed, and leaves that
 /// same lane when it finishes, so the counts stay exact while a classification changes.
 /// A row is unfinished until its slot is released (its result written). A responsive endpoint
@@ -32,14 +37,18 @@ internal sealed class SlowLane
     private readonly TimeSpan _threshold;
     private readonly double _thresholdMs;
     private readonly int _reopenAt;
+    private readonly int _ceiling;
     private int _slowClaimed;
     private int _responsiveClaimed;
     private long _responsiveIdleSince = long.MinValue;
 
-    public SlowLane(int slots, TimeSpan threshold, TimeProvider time)
+    /// <param name="slots">The lane's size while a responsive connection is busy.</param>
+    /// <param name="inFlight">The node's slots, all connections together (MaxInFlight).</param>
+    public SlowLane(int slots, int inFlight, TimeSpan threshold, TimeProvider time)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         Slots = slots;
+        _ceiling = Math.Max(slots, inFlight - slots);
         _time = time;
         _threshold = threshold;
         _thresholdMs = threshold.TotalMilliseconds;
@@ -51,6 +60,9 @@ internal sealed class SlowLane
 
     /// <summary>Claimed rows slow connections may hold together while a responsive one is busy.</summary>
     public int Slots { get; }
+
+    /// <summary>Claimed rows slow connections may hold together while no responsive one is busy: all the node's slots but a reserve.</summary>
+    public int Ceiling => _ceiling;
 
     /// <summary>Rows claimed while their connection was slow, not yet finished.</summary>
     public int SlowClaimed => Volatile.Read(ref _slowClaimed);
@@ -73,11 +85,6 @@ internal sealed class SlowLane
     /// <summary>What the next claim may take: connections to leave out and a cap on its size.</summary>
     public LanePlan Plan()
     {
-        if (!ResponsiveBusy)
-        {
-            return LanePlan.Unlimited;
-        }
-
         var slow = _averageMs.Where(a => a.Value >= _thresholdMs).Select(a => a.Key).ToList();
         if (slow.Count == 0)
         {
@@ -86,7 +93,7 @@ internal sealed class SlowLane
             return LanePlan.Unlimited;
         }
 
-        var room = Slots - SlowClaimed;
+        var room = (ResponsiveBusy ? Slots : _ceiling) - SlowClaimed;
         if (room >= _reopenAt)
         {
             // A claim takes every connection's first row before anyone's second, so slow rows are
@@ -107,14 +114,15 @@ internal sealed class SlowLane
 
     /// <summary>
     /// A row claimed in the given lane finished. True when this finish may let slow rows be claimed
-    /// that the last plan left out (the lane reached its reopening mark, or no responsive connection
-    /// is busy any more): time to claim rather than wait for the next poll.
+    /// that the last plan left out (the lane or the ceiling reached its reopening mark, or no
+    /// responsive connection is busy any more): time to claim rather than wait for the next poll.
     /// </summary>
     public bool Finished(bool slow)
     {
         if (slow)
         {
-            return Interlocked.Decrement(ref _slowClaimed) == Slots - _reopenAt;
+            var left = Interlocked.Decrement(ref _slowClaimed);
+            return left == Slots - _reopenAt || left == _ceiling - _reopenAt;
         }
 
         if (Interlocked.Decrement(ref _responsiveClaimed) > 0)

@@ -7,6 +7,9 @@ public sealed class SlowLaneTests
 {
     private static readonly TimeSpan Threshold = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>The node's slots: slow rows may hold all but a lane's worth while nothing responsive is busy (56 beside a lane of 8).</summary>
+    private const int InFlight = 64;
+
     private static readonly Guid Fast = Guid.NewGuid();
 
     private static readonly Guid Slow = Guid.NewGuid();
@@ -16,7 +19,7 @@ public sealed class SlowLaneTests
     /// <summary>A lane of <paramref name="slots"/> where <see cref="Slow"/> answered in 200 ms and <see cref="Fast"/> in 5 ms.</summary>
     private SlowLane Lane(int slots)
     {
-        var lane = new SlowLane(slots, Threshold, _time);
+        var lane = new SlowLane(slots, InFlight, Threshold, _time);
         lane.Observe(Slow, 200);
         lane.Observe(Fast, 5);
         return lane;
@@ -25,7 +28,7 @@ public sealed class SlowLaneTests
     [Fact]
     public void A_connection_never_measured_is_responsive_and_its_first_answer_sets_the_average()
     {
-        var lane = new SlowLane(8, Threshold, _time);
+        var lane = new SlowLane(8, InFlight, Threshold, _time);
         Assert.False(lane.IsSlow(Slow));
         Assert.Null(lane.AverageMs(Slow));
 
@@ -38,7 +41,7 @@ public sealed class SlowLaneTests
     [Fact]
     public void The_average_moves_a_fifth_of_the_way_to_each_new_answer()
     {
-        var lane = new SlowLane(8, Threshold, _time);
+        var lane = new SlowLane(8, InFlight, Threshold, _time);
         lane.Observe(Slow, 200);
         lane.Observe(Slow, 0);
         Assert.Equal(160, lane.AverageMs(Slow)!.Value, 6);
@@ -58,31 +61,65 @@ public sealed class SlowLaneTests
     [InlineData(101, true)]
     public void Slow_means_an_average_at_or_above_the_threshold(int ms, bool slow)
     {
-        var lane = new SlowLane(8, Threshold, _time);
+        var lane = new SlowLane(8, InFlight, Threshold, _time);
         lane.Observe(Slow, ms);
         Assert.Equal(slow, lane.IsSlow(Slow));
     }
 
     [Fact]
-    public void Without_a_busy_responsive_connection_slow_ones_have_no_cap()
+    public void Without_a_busy_responsive_connection_slow_ones_may_take_every_slot_but_the_reserve()
     {
         var lane = Lane(8);
-        for (var i = 0; i < 100; i++)
+        Assert.Equal(56, lane.Ceiling);
+        for (var i = 0; i < 40; i++)
         {
             Assert.True(lane.Claimed(Slow));
         }
 
+        Assert.False(lane.ResponsiveBusy);
         var plan = lane.Plan();
-
         Assert.Empty(plan.Excluded);
-        Assert.Null(plan.MaxRows);
-        Assert.Equal(100, lane.SlowClaimed);
+        Assert.Equal(16, plan.MaxRows);
+
+        for (var i = 0; i < 16; i++)
+        {
+            lane.Claimed(Slow);
+        }
+
+        // At the ceiling the slow ones are left out; a responsive connection's work is not.
+        Assert.Equal(new[] { Slow }, lane.Plan().Excluded);
+        Assert.Null(lane.Plan().MaxRows);
+    }
+
+    [Fact]
+    public void Below_the_ceiling_by_a_quarter_of_the_lane_a_finishing_slow_row_wakes_a_claim()
+    {
+        var lane = Lane(8);
+        for (var i = 0; i < 56; i++)
+        {
+            lane.Claimed(Slow);
+        }
+
+        // 56 -> 55 is not yet room for a claim worth making (a quarter of the lane: 2 rows)...
+        Assert.False(lane.Finished(slow: true));
+        Assert.Equal(new[] { Slow }, lane.Plan().Excluded);
+        // ...55 -> 54 is: the finish says so, and the plan lets the slow ones in again.
+        Assert.True(lane.Finished(slow: true));
+        Assert.Empty(lane.Plan().Excluded);
+        Assert.Equal(2, lane.Plan().MaxRows);
+    }
+
+    [Fact]
+    public void A_node_too_small_for_a_reserve_still_gives_slow_ones_the_lane()
+    {
+        var lane = new SlowLane(8, 10, Threshold, _time);
+        Assert.Equal(8, lane.Ceiling);
     }
 
     [Fact]
     public void With_no_slow_connection_a_busy_node_claims_without_a_cap()
     {
-        var lane = new SlowLane(8, Threshold, _time);
+        var lane = new SlowLane(8, InFlight, Threshold, _time);
         lane.Observe(Fast, 5);
         lane.Claimed(Fast);
 
@@ -163,7 +200,10 @@ public sealed class SlowLaneTests
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.False(lane.ResponsiveBusy);
-        Assert.Same(LanePlan.Unlimited, lane.Plan());
+        // The lane's cap is gone; what is left is the ceiling (64 slots but a lane of 4: 60, 4 of them held).
+        var plan = lane.Plan();
+        Assert.Empty(plan.Excluded);
+        Assert.Equal(lane.Ceiling - 4, plan.MaxRows);
     }
 
     [Fact]
