@@ -18,16 +18,10 @@ public sealed class SqliteBusyHandlerTests : IDisposable
     {
         var connectionString = ConnectionString(timeoutSeconds: 30);
         using var holder = Open(connectionString);
-        Execute(holder, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);");
-        using var transaction = holder.BeginTransaction();
-        Execute(holder, "INSERT INTO t VALUES (1);", transaction);
+        using var transaction = HoldTheWriteLock(holder);
 
         var waitsBefore = SqliteBusyTimeout.BusyHandler.Waits;
-        var writer = Task.Run(() =>
-        {
-            using var connection = Open(connectionString);
-            Execute(connection, "INSERT INTO t VALUES (2);");
-        });
+        var writer = SecondWriterAsync(connectionString);
         await Eventually.WaitAsync(() => SqliteBusyTimeout.BusyHandler.Waits > waitsBefore || writer.IsCompleted, "the second writer to wait for the lock");
 
         Assert.False(writer.IsCompleted, "The second writer wrote while the first held the lock.");
@@ -43,15 +37,9 @@ public sealed class SqliteBusyHandlerTests : IDisposable
     {
         var connectionString = ConnectionString(timeoutSeconds: 1);
         using var holder = Open(connectionString);
-        Execute(holder, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);");
-        using var transaction = holder.BeginTransaction();
-        Execute(holder, "INSERT INTO t VALUES (1);", transaction);
+        using var transaction = HoldTheWriteLock(holder);
 
-        var failure = await Assert.ThrowsAsync<SqliteException>(() => Task.Run(() =>
-        {
-            using var connection = Open(connectionString);
-            Execute(connection, "INSERT INTO t VALUES (2);");
-        }).WaitAsync(TimeSpan.FromSeconds(20)));
+        var failure = await Assert.ThrowsAsync<SqliteException>(() => SecondWriterAsync(connectionString).WaitAsync(TimeSpan.FromSeconds(20)));
 
         Assert.Equal(5, failure.SqliteErrorCode); // SQLITE_BUSY
     }
@@ -71,6 +59,22 @@ public sealed class SqliteBusyHandlerTests : IDisposable
         Pooling = false,
         DefaultTimeout = timeoutSeconds,
     }.ToString();
+
+    /// <summary>Takes SQLite's write lock on the connection: a transaction that has written a row and not committed.</summary>
+    private static SqliteTransaction HoldTheWriteLock(SqliteConnection holder)
+    {
+        Execute(holder, "PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);");
+        var transaction = holder.BeginTransaction();
+        Execute(holder, "INSERT INTO t VALUES (1);", transaction);
+        return transaction;
+    }
+
+    /// <summary>Another connection writing a second row, on its own thread (SQLite waits synchronously).</summary>
+    private static Task SecondWriterAsync(string connectionString) => Task.Run(() =>
+    {
+        using var connection = Open(connectionString);
+        Execute(connection, "INSERT INTO t VALUES (2);");
+    });
 
     private static SqliteConnection Open(string connectionString)
     {
