@@ -43,6 +43,8 @@ internal static class PersistenceExtensions
         else
         {
             connectionString = SqliteFiles.Prepare(connectionString ?? DefaultSqliteConnectionString, builder.Environment.ContentRootPath);
+            // Before anything opens the database: Quartz's store connections get the busy handler too.
+            SqliteBusyTimeout.BusyHandler.InstallOnEveryConnection();
         }
 
         builder.Services.AddPooledDbContextFactory<WebhooksDbContext>(db => Configure(db, options, connectionString));

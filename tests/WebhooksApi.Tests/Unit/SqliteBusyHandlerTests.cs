@@ -33,6 +33,24 @@ public sealed class SqliteBusyHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_connection_the_context_did_not_open_waits_the_same_way()
+    {
+        // Quartz's store opens its own connections; the handler reaches them through SQLite's auto-extension hook.
+        SqliteBusyTimeout.BusyHandler.InstallOnEveryConnection();
+        var connectionString = ConnectionString(timeoutSeconds: 30);
+        using var holder = Open(connectionString);
+        using var transaction = HoldTheWriteLock(holder);
+
+        var waitsBefore = SqliteBusyTimeout.BusyHandler.Waits;
+        var writer = SecondWriterAsync(connectionString, applied: false);
+        await Eventually.WaitAsync(() => SqliteBusyTimeout.BusyHandler.Waits > waitsBefore || writer.IsCompleted, "the plain connection to wait for the lock");
+
+        Assert.False(writer.IsCompleted, "The second writer wrote while the first held the lock.");
+        transaction.Commit();
+        await writer.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task A_writer_gives_up_with_busy_after_its_timeout()
     {
         var connectionString = ConnectionString(timeoutSeconds: 1);
@@ -70,16 +88,23 @@ public sealed class SqliteBusyHandlerTests : IDisposable
     }
 
     /// <summary>Another connection writing a second row, on its own thread (SQLite waits synchronously).</summary>
-    private static Task SecondWriterAsync(string connectionString) => Task.Run(() =>
+    /// <param name="applied">Opened as the context opens its connections (true), or as a plain Microsoft.Data.Sqlite connection.</param>
+    private static Task SecondWriterAsync(string connectionString, bool applied = true) => Task.Run(() =>
     {
-        using var connection = Open(connectionString);
+        using var connection = applied ? Open(connectionString) : OpenPlain(connectionString);
         Execute(connection, "INSERT INTO t VALUES (2);");
     });
 
-    private static SqliteConnection Open(string connectionString)
+    private static SqliteConnection OpenPlain(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
+        return connection;
+    }
+
+    private static SqliteConnection Open(string connectionString)
+    {
+        var connection = OpenPlain(connectionString);
         SqliteBusyTimeout.Apply(connection);
         return connection;
     }
