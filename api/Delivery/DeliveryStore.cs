@@ -81,7 +81,7 @@ internal static class DeliveryStore
         // (connections saturated on this node) and SQLite has no array parameter to bind instead.
         var exclusion = excluded.Count == 0
             ? string.Empty
-            : " AND k.id NOT IN (" + string.Join(", ", excluded.Select(id => postgres ? $"'{id:D}'::uuid" : $"'{id.ToString("D").ToUpperInvariant()}'")) + ")";
+            : " AND k.id NOT IN (" + string.Join(", ", excluded.Select(id => postgres ? $"'{id:D}'::uuid" : $"'{RawStatements.SqliteGuid(id)}'")) + ")";
         var sql = (postgres ? PostgresClaim : SqliteClaim).Replace(Excluded, exclusion, StringComparison.Ordinal) + "\nRETURNING *";
         // The claimed rows come back from the UPDATE itself (RETURNING, on both databases): one
         // statement per claim instead of a second one reading them again by token.

@@ -51,7 +51,7 @@ internal sealed class HotQueries : IDisposable
 
     private readonly string? _sqlite;
     private readonly int _keep = Math.Max(4, Environment.ProcessorCount * 2);
-    private readonly ConcurrentBag<PreparedReader> _idle = [];
+    private readonly ConcurrentQueue<PreparedReader> _idle = new();
     private volatile bool _disposed;
 
     private readonly Func<WebhooksDbContext, string, CancellationToken, Task<ApiKeyGrant?>> _apiKeyByHash =
@@ -111,9 +111,8 @@ internal sealed class HotQueries : IDisposable
         return Task.FromResult(Read(reader =>
         {
             var command = reader.Target;
-            // Stored as EF stores a Guid on SQLite: upper-case TEXT.
-            command.Parameters[0].Value = stepId.ToString("D").ToUpperInvariant();
-            command.Parameters[1].Value = accountId.ToString("D").ToUpperInvariant();
+            command.Parameters[0].Value = RawStatements.SqliteGuid(stepId);
+            command.Parameters[1].Value = RawStatements.SqliteGuid(accountId);
             using var row = command.ExecuteReader();
             return row.Read()
                 ? new ExecutionTarget(row.GetGuid(0), row.GetString(1), row.GetString(2), row.GetGuid(3), row.GetString(4), row.GetString(5), row.GetInt32(6))
@@ -124,7 +123,7 @@ internal sealed class HotQueries : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        while (_idle.TryTake(out var reader))
+        while (_idle.TryDequeue(out var reader))
         {
             reader.Dispose();
         }
@@ -133,7 +132,7 @@ internal sealed class HotQueries : IDisposable
     private T Read<T>(Func<PreparedReader, T> read)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var reader = _idle.TryTake(out var idle) ? idle : new PreparedReader(_sqlite!);
+        var reader = _idle.TryDequeue(out var idle) ? idle : new PreparedReader(_sqlite!);
         var healthy = false;
         try
         {
@@ -147,7 +146,7 @@ internal sealed class HotQueries : IDisposable
             // A reader whose read failed is not reused: its connection's state is not known.
             if (healthy && !_disposed && _idle.Count < _keep)
             {
-                _idle.Add(reader);
+                _idle.Enqueue(reader);
             }
             else
             {

@@ -88,10 +88,13 @@ internal static class RawStatements
         return changed;
     }
 
+    /// <summary>A Guid as EF stores it on SQLite: upper-case TEXT.</summary>
+    public static string SqliteGuid(Guid value) => value.ToString("D").ToUpperInvariant();
+
     private static object Value(bool sqlite, object? value) => value switch
     {
         null => DBNull.Value,
-        Guid g => sqlite ? g.ToString("D").ToUpperInvariant() : g,
+        Guid g => sqlite ? SqliteGuid(g) : g,
         DateTimeOffset t => sqlite ? WebhooksDbContext.ToUnixMicroseconds(t) : t.ToUniversalTime(),
         bool b => sqlite ? (b ? 1 : 0) : b,
         _ => value,
