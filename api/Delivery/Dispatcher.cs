@@ -21,6 +21,7 @@ internal sealed partial class Dispatcher(
     WebhookSender sender,
     DeliverySignals signals,
     ConnectionLimiters limiters,
+    AcceptCommitter writes,
     TimeProvider time,
     IOptions<DispatcherOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
@@ -189,7 +190,11 @@ internal sealed partial class Dispatcher(
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
         var batch = Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue);
-        var claimed = await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, saturated, cancellationToken);
+        // On SQLite the claim joins the writer's next group (see AcceptCommitter.InTransactionAsync);
+        // on PostgreSQL it is one statement on its own, as several nodes claim side by side.
+        var claimed = writes.Groups
+            ? await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, saturated, ct), cancellationToken)
+            : await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, saturated, cancellationToken);
         if (claimed.Count == 0)
         {
             return 0;
@@ -370,29 +375,77 @@ internal sealed partial class Dispatcher(
         }
     }
 
+    /// <summary>
+    /// A batch's rows, worked out before its transaction: a retry is written `pending` here and
+    /// turns `held` in the transaction if its connection is not active (<see cref="ConnectionOf"/>
+    /// has each result's connection).
+    /// </summary>
+    private sealed record Prepared(
+        List<DeliveryResult> Results,
+        List<Guid> ConnectionOf,
+        List<Attempt> Attempts,
+        HashSet<Guid> Succeeded,
+        HashSet<Guid> Failing,
+        HashSet<Guid> Gone,
+        HashSet<Guid> Retried,
+        DateTimeOffset Latest,
+        bool ResumeSignal);
+
+    /// <summary>What a committed batch of results leaves to do outside its transaction.</summary>
+    private sealed record Written(List<Guid> Stopped, HashSet<Guid> Inactive);
+
     private async Task WriteBatchAsync(List<Completion> batch, CancellationToken cancellationToken)
     {
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var prepared = Prepare(batch);
+        // In a transaction of the writer's (on SQLite one group with the accepts and claims
+        // waiting, see AcceptCommitter.InTransactionAsync): only the statements run there, the
+        // rows were worked out above.
+        var written = await writes.InTransactionAsync((db, ct) => WriteInTransactionAsync(db, prepared, ct), cancellationToken);
+        if (written.Stopped.Count > 0 || prepared.Retried.Count > 0)
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            foreach (var connectionId in written.Stopped)
+            {
+                await DeliveryStore.SettleAsync(db, connectionId, active: false, prepared.Latest, cancellationToken);
+            }
+
+            // A status change that committed after this batch read `inactive` has settled its rows
+            // already, without the retries written here: read the statuses again and settle those.
+            if (prepared.Retried.Count > 0)
+            {
+                var nowActive = (await db.Connections.Where(x => prepared.Retried.Contains(x.Id) && x.Status == ConnectionStatuses.Active)
+                    .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
+                foreach (var connectionId in prepared.Retried.Where(id => nowActive.Contains(id) == written.Inactive.Contains(id)))
+                {
+                    await DeliveryStore.SettleAsync(db, connectionId, nowActive.Contains(connectionId), prepared.Latest, cancellationToken);
+                }
+            }
+        }
+
+        if (prepared.ResumeSignal)
+        {
+            signals.WorkAvailable();
+        }
+    }
+
+    /// <summary>Each result's row and attempt: outcome, retry decision, the attempt's log entry.</summary>
+    private static Prepared Prepare(List<Completion> batch)
+    {
+        var results = new List<DeliveryResult>(batch.Count);
+        var connectionOf = new List<Guid>(batch.Count);
+        var attempts = new List<Attempt>(batch.Count);
         var succeeded = new HashSet<Guid>();
         var failing = new HashSet<Guid>();
         var gone = new HashSet<Guid>();
+        var retried = new HashSet<Guid>();
         var resumeSignal = false;
         DateTimeOffset latest = default;
-        var results = new List<DeliveryResult>(batch.Count);
-        var attemptRows = new List<Attempt>(batch.Count);
-        var retried = new HashSet<Guid>();
-        // A connection may have left `active` while these requests were in flight (health check,
-        // user, 410): a retry must then wait as held, or it would slip past the hold.
-        var connectionIds = batch.Select(c => c.Connection.Id).Distinct().ToList();
-        var inactive = (await db.Connections.Where(x => connectionIds.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
-            .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
         foreach (var c in batch)
         {
             var d = c.Delivery;
             var result = c.Result;
             var outcome = c.Composed.TemplateError is not null ? Outcomes.TemplateError : result!.Outcome;
-            var attempts = d.AttemptCount + 1;
+            var attemptNumber = d.AttemptCount + 1;
             var first = d.FirstAttemptAt ?? c.At;
             string status;
             DateTimeOffset next = d.NextAttemptAt;
@@ -418,10 +471,11 @@ internal sealed partial class Dispatcher(
                 else
                 {
                     var settings = RetrySchedule.Resolve(ConnectionRules.ReadRetryPolicy(c.Connection.RetryPolicyJson));
-                    var decision = RetrySchedule.Next(settings, attempts, first, c.At, result?.RetryAfter, Random.Shared.NextDouble());
+                    var decision = RetrySchedule.Next(settings, attemptNumber, first, c.At, result?.RetryAfter, Random.Shared.NextDouble());
                     if (decision.RetryAt is { } retryAt)
                     {
-                        status = inactive.Contains(c.Connection.Id) ? DeliveryStatuses.Held : DeliveryStatuses.Pending;
+                        // Held instead, in the transaction, if the connection is no longer active.
+                        status = DeliveryStatuses.Pending;
                         retried.Add(c.Connection.Id);
                         next = retryAt;
                         resumeSignal = true;
@@ -438,65 +492,62 @@ internal sealed partial class Dispatcher(
             // The next delivery of an ordered connection becomes sendable only now.
             resumeSignal |= d.Ordered && completed is not null;
             results.Add(new DeliveryResult(
-                d.Id, d.ClaimToken, status, attempts, first, c.At, next, result?.StatusCode, outcome,
+                d.Id, d.ClaimToken, status, attemptNumber, first, c.At, next, result?.StatusCode, outcome,
                 c.Composed.TemplateError ?? result?.Error, c.CaptureResponse ? result?.ResponseBody : null, reason, completed));
+            connectionOf.Add(c.Connection.Id);
             var subject = new AttemptSubject(d.ContactId, d.Email, d.Phone, d.Identifier);
-            attemptRows.Add(AttemptRecorder.Build(c.Connection, c.Composed.Masked, result, c.Composed.TemplateError, subject, c.At, isTest: false, attempts, d.Id, d.WorkflowWebhookId));
+            attempts.Add(AttemptRecorder.Build(c.Connection, c.Composed.Masked, result, c.Composed.TemplateError, subject, c.At, isTest: false, attemptNumber, d.Id, d.WorkflowWebhookId));
             latest = c.At > latest ? c.At : latest;
         }
 
-        await DeliveryStore.WriteResultsAsync(db, results, cancellationToken);
-        await AttemptRecorder.InsertAsync(db, attemptRows, cancellationToken);
-        if (succeeded.Count > 0)
+        failing.ExceptWith(succeeded);
+        return new Prepared(results, connectionOf, attempts, succeeded, failing, gone, retried, latest, resumeSignal);
+    }
+
+    /// <summary>Writes the batch's results and attempts, and what they change on their connections.</summary>
+    private static async Task<Written> WriteInTransactionAsync(WebhooksDbContext db, Prepared prepared, CancellationToken cancellationToken)
+    {
+        // A connection may have left `active` while these requests were in flight (health check,
+        // user, 410): a retry must then wait as held, or it would slip past the hold.
+        var connectionIds = prepared.ConnectionOf.Distinct().ToList();
+        var inactive = (await db.Connections.Where(x => connectionIds.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
+            .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var results = prepared.Results;
+        if (inactive.Count > 0)
         {
-            await db.Connections.Where(x => succeeded.Contains(x.Id) && x.FailingSince != null)
+            results = results.Select((r, i) => r.Status == DeliveryStatuses.Pending && inactive.Contains(prepared.ConnectionOf[i]) ? r with { Status = DeliveryStatuses.Held } : r).ToList();
+        }
+
+        await DeliveryStore.WriteResultsAsync(db, results, cancellationToken);
+        await AttemptRecorder.InsertAsync(db, prepared.Attempts, cancellationToken);
+        if (prepared.Succeeded.Count > 0)
+        {
+            await db.Connections.Where(x => prepared.Succeeded.Contains(x.Id) && x.FailingSince != null)
                 .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)null), cancellationToken);
         }
 
-        failing.ExceptWith(succeeded);
-        if (failing.Count > 0)
+        if (prepared.Failing.Count > 0)
         {
-            await db.Connections.Where(x => failing.Contains(x.Id) && x.FailingSince == null)
-                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)latest), cancellationToken);
+            await db.Connections.Where(x => prepared.Failing.Contains(x.Id) && x.FailingSince == null)
+                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)prepared.Latest), cancellationToken);
         }
 
         var stopped = new List<Guid>();
-        foreach (var connectionId in gone)
+        foreach (var connectionId in prepared.Gone)
         {
             // 410 Gone: the endpoint says it will not come back. Stop sending and hold what waits.
             var changed = await db.Connections.Where(x => x.Id == connectionId && x.Status == ConnectionStatuses.Active)
                 .ExecuteUpdateAsync(u => u
                     .SetProperty(x => x.Status, ConnectionStatuses.Error)
                     .SetProperty(x => x.StatusReason, "The endpoint answered 410 Gone.")
-                    .SetProperty(x => x.StatusChangedAt, latest), cancellationToken);
+                    .SetProperty(x => x.StatusChangedAt, prepared.Latest), cancellationToken);
             if (changed > 0)
             {
                 stopped.Add(connectionId);
             }
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        foreach (var connectionId in stopped)
-        {
-            await DeliveryStore.SettleAsync(db, connectionId, active: false, latest, cancellationToken);
-        }
-
-        // A status change that committed after this batch read `inactive` has settled its rows
-        // already, without the retries written here: read the statuses again and settle those.
-        if (retried.Count > 0)
-        {
-            var nowActive = (await db.Connections.Where(x => retried.Contains(x.Id) && x.Status == ConnectionStatuses.Active)
-                .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
-            foreach (var connectionId in retried.Where(id => nowActive.Contains(id) == inactive.Contains(id)))
-            {
-                await DeliveryStore.SettleAsync(db, connectionId, nowActive.Contains(connectionId), latest, cancellationToken);
-            }
-        }
-
-        if (resumeSignal)
-        {
-            signals.WorkAvailable();
-        }
+        return new Written(stopped, inactive);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The dispatcher loop failed; retrying after a poll interval")]

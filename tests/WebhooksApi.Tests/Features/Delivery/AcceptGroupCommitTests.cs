@@ -271,6 +271,45 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         Assert.Equal(["already-there", "g-first", "g-good-1", "g-good-2", "g-last"], stored.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task The_dispatchers_writes_share_the_group_and_one_that_fails_rolls_back_alone()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        var stepId = Guid.Parse(step.StepId);
+        WebhookDelivery New(string contactId) => Row(Guid.Parse(account.Id), Guid.Parse(step.ConnectionId), stepId, contactId);
+        var commits = Committer.Commits;
+
+        Task<AcceptOutcome> before, after;
+        Task<int> failing, succeeding;
+        await using (var writer = await SqliteWriteLock.TakeAsync(Fixture.ConnectionString))
+        {
+            before = Committer.CommitAsync([New("w-accept-before")], null, CancellationToken.None);
+            failing = Committer.InTransactionAsync<int>(
+                async (db, ct) =>
+                {
+                    await DeliveryStore.InsertAsync(db, [New("w-failing")], ct);
+                    throw new InvalidOperationException("the work failed after writing");
+                },
+                CancellationToken.None);
+            succeeding = Committer.InTransactionAsync((db, ct) => DeliveryStore.InsertAsync(db, [New("w-succeeding")], ct), CancellationToken.None);
+            after = Committer.CommitAsync([New("w-accept-after")], null, CancellationToken.None);
+            await Eventually.WaitAsync(() => Committer.Queued == 2, "both calls handed to the committer");
+            Assert.False(succeeding.IsCompleted);
+        }
+
+        Assert.Equal(AcceptOutcome.Committed, await before);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        Assert.Equal("the work failed after writing", error.Message);
+        Assert.Equal(1, await succeeding);
+        Assert.Equal(AcceptOutcome.Committed, await after);
+        Assert.InRange(Committer.Commits - commits, 1, 2);
+
+        await using var read = await Fixture.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        var stored = await read.Deliveries.Where(d => d.WorkflowWebhookId == stepId).Select(d => d.ContactId).ToListAsync();
+        Assert.Equal(["w-accept-after", "w-accept-before", "w-succeeding"], stored.Order(StringComparer.Ordinal));
+    }
+
     private static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId)
     {
         var now = DateTimeOffset.UtcNow;
@@ -307,6 +346,29 @@ public sealed class AcceptGroupCommitTests_Postgres(PostgresApi fixture) : Accep
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
         Assert.Equal(20, Committer.Requests - requests);
         Assert.Equal(20, Committer.Commits - commits);
+    }
+
+    [SkippableFact]
+    public async Task A_write_of_the_dispatchers_keeps_its_own_transaction_on_PostgreSQL_and_rolls_back_when_it_fails()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        var stepId = Guid.Parse(step.StepId);
+        Assert.False(Committer.Groups);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Committer.InTransactionAsync<int>(
+            async (db, ct) =>
+            {
+                await db.WorkflowWebhooks.Where(w => w.Id == stepId).ExecuteUpdateAsync(u => u.SetProperty(w => w.Name, "renamed by a failed write"), ct);
+                throw new InvalidOperationException("the work failed after writing");
+            },
+            CancellationToken.None));
+        var renamed = await Committer.InTransactionAsync((db, ct) => db.WorkflowWebhooks.Where(w => w.Id == stepId).ExecuteUpdateAsync(u => u.SetProperty(w => w.Name, "renamed"), ct), CancellationToken.None);
+
+        Assert.Equal("the work failed after writing", error.Message);
+        Assert.Equal(1, renamed);
+        await using var read = await Fixture.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        Assert.Equal("renamed", await read.WorkflowWebhooks.Where(w => w.Id == stepId).Select(w => w.Name).SingleAsync());
     }
 }
 
