@@ -59,6 +59,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private readonly ILogger<AcceptCommitter> _logger;
     private readonly Channel<Item>? _queue;
     private readonly Task _loop = Task.CompletedTask;
+    private Thread? _writerThread;
+    private WebhooksDbContext? _writer;
     private long _commits;
     private long _requests;
     private long _queued;
@@ -71,7 +73,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         if (!database.Value.IsPostgres)
         {
             _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
-            _loop = Task.Run(RunAsync);
+            _loop = StartWriter();
         }
     }
 
@@ -170,25 +172,102 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         return await pending.Done.Task;
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The writer loop runs on a thread of its own, not the thread pool: it is the one writer of
+    /// the hot path, and on a busy node each of its steps would otherwise queue behind the
+    /// requests' work items. SQLite's "async" calls complete synchronously, so it blocks only on
+    /// the queue and on the disk.
+    /// </summary>
+    private Task StartWriter()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run();
+                done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "SQLite writer",
+        };
+        _writerThread = thread;
+        thread.Start();
+        return done.Task;
+    }
+
+    private void Run()
     {
         var reader = _queue!.Reader;
         var group = new List<Item>();
-        while (await reader.WaitToReadAsync())
+        try
         {
-            group.Clear();
-            var rows = 0;
-            while ((group.Count == 0 || rows < MaxRowsPerCommit) && reader.TryPeek(out var next) && (group.Count == 0 || rows + next.RowCount <= MaxRowsPerCommit))
+            while (reader.TryPeek(out _) || reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                reader.TryRead(out _);
-                group.Add(next);
-                rows += next.RowCount;
-            }
+                group.Clear();
+                var rows = 0;
+                while ((group.Count == 0 || rows < MaxRowsPerCommit) && reader.TryPeek(out var next) && (group.Count == 0 || rows + next.RowCount <= MaxRowsPerCommit))
+                {
+                    reader.TryRead(out _);
+                    group.Add(next);
+                    rows += next.RowCount;
+                }
 
-            // Not the request's token: once handed over, a group is written whatever its callers do.
-            await WriteAsync(group, CancellationToken.None);
-            Interlocked.Add(ref _queued, -group.Count(i => i is Pending));
+                // Not the request's token: once handed over, a group is written whatever its callers do.
+                WriteAsync(group, CancellationToken.None).GetAwaiter().GetResult();
+                Interlocked.Add(ref _queued, -group.Count(i => i is Pending));
+            }
         }
+        finally
+        {
+            _writer?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The context every group of the loop writes with, its connection kept open: statements stay
+    /// prepared from one group to the next (see <see cref="RawStatements.KeepPrepared"/>), and
+    /// SQLite keeps its page cache. A group that fails closes it; the next one opens a new one.
+    /// Outside the loop (PostgreSQL, a call after disposal) each write has a context of its own.
+    /// </summary>
+    private async Task<ContextLease> ContextAsync(CancellationToken cancellationToken)
+    {
+        if (Thread.CurrentThread != _writerThread)
+        {
+            return new ContextLease(await NewContextAsync(cancellationToken), Owned: true);
+        }
+
+        if (_writer is null)
+        {
+            var db = await NewContextAsync(cancellationToken);
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            RawStatements.KeepPrepared(db.Database.GetDbConnection());
+            _writer = db;
+        }
+
+        _writer.ChangeTracker.Clear();
+        return new ContextLease(_writer, Owned: false);
+    }
+
+    /// <summary>The writer's context stops being used after a failure: its connection may be what failed.</summary>
+    private void DropWriterContext()
+    {
+        if (Thread.CurrentThread == _writerThread && _writer is not null)
+        {
+            _writer.Dispose();
+            _writer = null;
+        }
+    }
+
+    private readonly record struct ContextLease(WebhooksDbContext Db, bool Owned) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Owned ? Db.DisposeAsync() : ValueTask.CompletedTask;
     }
 
     /// <summary>Commits the group and completes every request and work in it.</summary>
@@ -204,6 +283,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         catch (Exception e)
         {
             // Nothing of the group is committed: every caller gets the error (a 503 or 500), none a 202.
+            DropWriterContext();
             foreach (var item in group)
             {
                 item.Fail(e);
@@ -226,7 +306,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// </summary>
     private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
-        await using var db = await NewContextAsync(cancellationToken);
+        await using var lease = await ContextAsync(cancellationToken);
+        var db = lease.Db;
         if (group is [Pending { Answer: null } alone])
         {
             // One call without a key (every call on PostgreSQL).
@@ -291,7 +372,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// <summary>One transaction, a savepoint per request and per work: a request whose rows fail is rolled back alone.</summary>
     private async Task WriteIsolatedAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
-        await using var db = await NewContextAsync(cancellationToken);
+        await using var lease = await ContextAsync(cancellationToken);
+        var db = lease.Db;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = 0;
         foreach (var item in group)

@@ -509,9 +509,11 @@ internal sealed partial class Dispatcher(
     {
         // A connection may have left `active` while these requests were in flight (health check,
         // user, 410): a retry must then wait as held, or it would slip past the hold.
-        var connectionIds = prepared.ConnectionOf.Distinct().ToList();
-        var inactive = (await db.Connections.Where(x => connectionIds.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
-            .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
+        // Only retries depend on it: a batch without one does not read it.
+        var inactive = prepared.Retried.Count == 0
+            ? []
+            : (await db.Connections.Where(x => prepared.Retried.Contains(x.Id) && x.Status != ConnectionStatuses.Active)
+                .Select(x => x.Id).ToListAsync(cancellationToken)).ToHashSet();
         var results = prepared.Results;
         if (inactive.Count > 0)
         {

@@ -49,6 +49,12 @@ internal static class PersistenceExtensions
 
         builder.Services.AddPooledDbContextFactory<WebhooksDbContext>(db => Configure(db, options, connectionString));
         builder.Services.AddSingleton(new HotQueries(options.IsPostgres ? null : connectionString));
+        if (!options.IsPostgres)
+        {
+            builder.Services.AddSingleton(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
+        }
+
         // Endpoints take a scoped context; background work and middleware that must not share the
         // request's change tracker create their own from the factory.
         builder.Services.AddScoped(sp =>

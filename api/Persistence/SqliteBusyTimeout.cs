@@ -57,6 +57,8 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
             command.ExecuteNonQuery();
         }
 
+        // Checkpoints after this connection's commits go to the checkpointer's thread, not this one.
+        SqliteCheckpointer.Hook.TryInstall(handle.DangerousGetHandle());
         Applied.AddOrUpdate(handle, handle);
     }
 
