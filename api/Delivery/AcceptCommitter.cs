@@ -45,7 +45,7 @@ internal sealed class AcceptsClosedException() : InvalidOperationException("The 
 /// PostgreSQL commits concurrent transactions with its own group commit (commit_delay / WAL
 /// flush batching), so there each call keeps its own transaction, as before, on the caller's task.
 /// <para>
-/// On SQLite the dispatcher's claims and result writes join the same groups
+/// On SQLite the dispatcher's claims and result writes go through the same loop
 /// (<see cref="InTransactionAsync"/>): the process then has one writer for its hot path, and no
 /// longer queues three kinds of transactions for SQLite's one write lock.
 /// </para>
@@ -61,6 +61,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private readonly Task _loop = Task.CompletedTask;
     private Thread? _writerThread;
     private WebhooksDbContext? _writer;
+    private bool? _writerDurable;
     private long _commits;
     private long _requests;
     private long _queued;
@@ -123,16 +124,24 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
     /// <summary>
     /// Runs <paramref name="work"/> (the dispatcher's claims and result writes) in a transaction
-    /// and returns its result once that transaction has committed. On SQLite the work joins the
-    /// next group, beside the accepts waiting then: one writer, one commit (one fsync) for all of
-    /// it. Before, the dispatcher's transactions and the accept groups each took SQLite's one
-    /// write lock in turn, on connections of their own: a claim spent most of its time waiting for
-    /// the lock (77-85% of the throughput benchmark's wall time, 54-62 ms a claim), and each
-    /// connection read again the pages the others had changed. The work runs inside a savepoint,
-    /// so its failure is its own (its caller gets the exception and nothing it wrote commits); it
-    /// may run more than once (a group written again request by request), so it must only write.
-    /// Once handed over it runs whatever the caller does; cancelling only stops the wait. On
-    /// PostgreSQL, and after disposal, it runs in a transaction of its own on the caller's task.
+    /// and returns its result once that transaction has committed. On SQLite the work waits for
+    /// the writer's next round: the accepts queued with it commit first, in their own group, then
+    /// every work of the round in one transaction. Before, the dispatcher's transactions and the
+    /// accept groups each took SQLite's one write lock in turn, on connections of their own: a
+    /// claim spent most of its time waiting for the lock (77-85% of the throughput benchmark's
+    /// wall time, 54-62 ms a claim), and each connection read again the pages the others changed.
+    /// <para>
+    /// The work's transaction commits with synchronous=NORMAL: no fsync of its own; it reaches
+    /// the disk with the next accept group's fsync (the log is written in order) or checkpoint.
+    /// What a power cut can lose is delivery progress only (a claim, a result, its attempt row):
+    /// the rows go back to pending when their lease runs out and are sent again, which
+    /// at-least-once allows. An accept is never committed that way.
+    /// </para>
+    /// The work runs inside a savepoint when it shares the transaction, so its failure is its own
+    /// (its caller gets the exception and nothing it wrote commits); it may run more than once
+    /// (a round written again work by work), so it must only write. Once handed over it runs
+    /// whatever the caller does; cancelling only stops the wait. On PostgreSQL, and after
+    /// disposal, it runs in a transaction of its own on the caller's task.
     /// </summary>
     public Task<T> InTransactionAsync<T>(Func<WebhooksDbContext, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
@@ -220,7 +229,19 @@ internal sealed class AcceptCommitter : IAsyncDisposable
                 }
 
                 // Not the request's token: once handed over, a group is written whatever its callers do.
-                WriteAsync(group, CancellationToken.None).GetAwaiter().GetResult();
+                // Accepts first, in a transaction of their own (their callers wait for it), then
+                // the dispatcher's work in another (see InTransactionAsync).
+                var accepts = group.Where(i => i is Pending).ToList();
+                if (accepts.Count > 0)
+                {
+                    WriteAsync(accepts, CancellationToken.None).GetAwaiter().GetResult();
+                }
+
+                if (accepts.Count < group.Count)
+                {
+                    WriteAsync(group.Where(i => i is Work).ToList(), CancellationToken.None).GetAwaiter().GetResult();
+                }
+
                 Interlocked.Add(ref _queued, -group.Count(i => i is Pending));
             }
         }
@@ -236,7 +257,11 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// SQLite keeps its page cache. A group that fails closes it; the next one opens a new one.
     /// Outside the loop (PostgreSQL, a call after disposal) each write has a context of its own.
     /// </summary>
-    private async Task<ContextLease> ContextAsync(CancellationToken cancellationToken)
+    /// <param name="durable">
+    /// Whether the transaction's commit must reach the disk before it returns (accepts: a 202
+    /// promises it); false for the dispatcher's work alone, on the writer's connection.
+    /// </param>
+    private async Task<ContextLease> ContextAsync(bool durable, CancellationToken cancellationToken)
     {
         if (Thread.CurrentThread != _writerThread)
         {
@@ -249,6 +274,13 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             await db.Database.OpenConnectionAsync(cancellationToken);
             RawStatements.KeepPrepared(db.Database.GetDbConnection());
             _writer = db;
+            _writerDurable = null;
+        }
+
+        if (_writerDurable != durable)
+        {
+            await _writer.Database.ExecuteSqlRawAsync(durable ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;", cancellationToken);
+            _writerDurable = durable;
         }
 
         _writer.ChangeTracker.Clear();
@@ -306,7 +338,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// </summary>
     private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
-        await using var lease = await ContextAsync(cancellationToken);
+        await using var lease = await ContextAsync(group.Any(i => i is Pending), cancellationToken);
         var db = lease.Db;
         if (group is [Pending { Answer: null } alone])
         {
@@ -372,7 +404,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// <summary>One transaction, a savepoint per request and per work: a request whose rows fail is rolled back alone.</summary>
     private async Task WriteIsolatedAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
-        await using var lease = await ContextAsync(cancellationToken);
+        await using var lease = await ContextAsync(group.Any(i => i is Pending), cancellationToken);
         var db = lease.Db;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = 0;

@@ -142,6 +142,27 @@ internal static class DeliveryStore
             results.Select(r => new object?[] { r.Id, r.Token, r.Status, r.Attempts, r.First, r.At, r.Next, r.StatusCode, r.Outcome, r.Error, r.ResponseBody, r.FailureReason, r.CompletedAt }).ToList(),
             cancellationToken);
 
+    private const string ClearFailing = "UPDATE connections SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL";
+
+    private const string MarkFailing = "UPDATE connections SET failing_since = @at WHERE id = @id AND failing_since IS NULL";
+
+    private static readonly string[] FailingParameters = ["@id", "@at"];
+
+    private static readonly string[] IdParameter = ["@id"];
+
+    /// <summary>
+    /// In the caller's transaction: connections that just answered a delivery stop failing, and
+    /// the others, failing now, keep the moment they started (what the health check measures).
+    /// Statements below EF, kept prepared on the SQLite writer's connection: a result batch ran
+    /// them through EF's pipeline, parsed again each time (0.5 ms a batch, ~5% of the writer's
+    /// time at 1,000 executions/s).
+    /// </summary>
+    public static async Task MarkFailingAsync(WebhooksDbContext db, IReadOnlyCollection<Guid> succeeded, IReadOnlyCollection<Guid> failing, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        await RawStatements.ExecuteAsync(db, ClearFailing, IdParameter, succeeded.Select(id => new object?[] { id }).ToList(), cancellationToken);
+        await RawStatements.ExecuteAsync(db, MarkFailing, FailingParameters, failing.Select(id => new object?[] { id, since }).ToList(), cancellationToken);
+    }
+
     /// <summary>Rows whose node died mid-request (lease passed) go back to pending: at-least-once.</summary>
     public static Task<int> RecoverExpiredAsync(WebhooksDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
     {

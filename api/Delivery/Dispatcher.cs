@@ -522,17 +522,7 @@ internal sealed partial class Dispatcher(
 
         await DeliveryStore.WriteResultsAsync(db, results, cancellationToken);
         await AttemptRecorder.InsertAsync(db, prepared.Attempts, cancellationToken);
-        if (prepared.Succeeded.Count > 0)
-        {
-            await db.Connections.Where(x => prepared.Succeeded.Contains(x.Id) && x.FailingSince != null)
-                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)null), cancellationToken);
-        }
-
-        if (prepared.Failing.Count > 0)
-        {
-            await db.Connections.Where(x => prepared.Failing.Contains(x.Id) && x.FailingSince == null)
-                .ExecuteUpdateAsync(u => u.SetProperty(x => x.FailingSince, (DateTimeOffset?)prepared.Latest), cancellationToken);
-        }
+        await DeliveryStore.MarkFailingAsync(db, prepared.Succeeded, prepared.Failing, prepared.Latest, cancellationToken);
 
         var stopped = new List<Guid>();
         foreach (var connectionId in prepared.Gone)

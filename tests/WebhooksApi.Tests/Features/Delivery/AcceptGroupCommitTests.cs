@@ -272,7 +272,7 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
     }
 
     [Fact]
-    public async Task The_dispatchers_writes_share_the_group_and_one_that_fails_rolls_back_alone()
+    public async Task The_dispatchers_writes_wait_with_the_accepts_and_one_that_fails_rolls_back_alone()
     {
         var account = await NewAccountAsync();
         var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
