@@ -79,6 +79,11 @@ internal static class DeliveryStore
 
     private static readonly string PostgresClaimSql = PostgresClaim.Replace(Excluded, " AND NOT (k.id = ANY({7}))", StringComparison.Ordinal) + "\nRETURNING *";
 
+    /// <summary>The SQLite claim with named parameters, for the writer's statement kept prepared.</summary>
+    private static readonly string SqliteClaimNamed = Enumerable.Range(0, 8).Aggregate(SqliteClaimSql, (sql, i) => sql.Replace($"{{{i}}}", $"@p{i}", StringComparison.Ordinal));
+
+    private static readonly string[] ClaimParameters = [.. Enumerable.Range(0, 8).Select(i => $"@p{i}")];
+
     /// <param name="excluded">Connections not to claim for (this node already sends to them at their limit).</param>
     public static async Task<List<WebhookDelivery>> ClaimAsync(
         WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
@@ -87,15 +92,67 @@ internal static class DeliveryStore
         object exclusion = db.IsPostgres
             ? excluded.ToArray()
             : "[" + string.Join(',', excluded.Select(id => $"\"{RawStatements.SqliteGuid(id)}\"")) + "]";
+        object[] values =
+        [
+            token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch,
+            Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch), exclusion,
+        ];
+
+        // On the SQLite writer's connection the statement stays prepared from one claim to the
+        // next: through EF it was parsed and planned again each time (a few hundred rows of SQL),
+        // on the one thread every accept waits for.
+        if (await RawStatements.QueryKeptAsync(db, SqliteClaimNamed, ClaimParameters, values, SqliteDeliveryReader, cancellationToken) is { } kept)
+        {
+            return kept;
+        }
+
         // The claimed rows come back from the UPDATE itself (RETURNING, on both databases): one
         // statement per claim instead of a second one reading them again by token.
         return await db.Deliveries
-            .FromSqlRaw(
-                db.IsPostgres ? PostgresClaimSql : SqliteClaimSql,
-                token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch,
-                Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch), exclusion)
+            .FromSqlRaw(db.IsPostgres ? PostgresClaimSql : SqliteClaimSql, values)
             .AsNoTracking()
             .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Reads a deliveries row as SQLite stores it (Guids as TEXT, times as microseconds, booleans as 0/1), as EF would.</summary>
+    internal static Func<System.Data.Common.DbDataReader, WebhookDelivery> SqliteDeliveryReader(System.Data.Common.DbDataReader reader)
+    {
+        int O(string name) => reader.GetOrdinal(name);
+        int id = O("id"), account = O("account_id"), connection = O("connection_id"), step = O("workflow_webhook_id"), status = O("status"),
+            ordered = O("ordered"), payload = O("payload_json"), contact = O("contact_id"), email = O("email"), phone = O("phone"),
+            identifier = O("identifier"), attempts = O("attempt_count"), next = O("next_attempt_at"), first = O("first_attempt_at"),
+            last = O("last_attempt_at"), token = O("claim_token"), locked = O("locked_until"), code = O("last_status_code"),
+            outcome = O("last_outcome"), error = O("last_error"), body = O("response_body"), reason = O("failure_reason"),
+            created = O("created_at"), updated = O("updated_at"), completed = O("completed_at");
+        static DateTimeOffset Time(long microseconds) => new(DateTimeOffset.UnixEpoch.Ticks + (microseconds * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+        return r => new WebhookDelivery
+        {
+            Id = Guid.Parse(r.GetString(id)),
+            AccountId = Guid.Parse(r.GetString(account)),
+            ConnectionId = Guid.Parse(r.GetString(connection)),
+            WorkflowWebhookId = r.IsDBNull(step) ? null : Guid.Parse(r.GetString(step)),
+            Status = r.GetString(status),
+            Ordered = r.GetInt64(ordered) != 0,
+            PayloadJson = r.GetString(payload),
+            ContactId = r.IsDBNull(contact) ? null : r.GetString(contact),
+            Email = r.IsDBNull(email) ? null : r.GetString(email),
+            Phone = r.IsDBNull(phone) ? null : r.GetString(phone),
+            Identifier = r.IsDBNull(identifier) ? null : r.GetString(identifier),
+            AttemptCount = r.GetInt32(attempts),
+            NextAttemptAt = Time(r.GetInt64(next)),
+            FirstAttemptAt = r.IsDBNull(first) ? null : Time(r.GetInt64(first)),
+            LastAttemptAt = r.IsDBNull(last) ? null : Time(r.GetInt64(last)),
+            ClaimToken = r.IsDBNull(token) ? null : Guid.Parse(r.GetString(token)),
+            LockedUntil = r.IsDBNull(locked) ? null : Time(r.GetInt64(locked)),
+            LastStatusCode = r.IsDBNull(code) ? null : r.GetInt32(code),
+            LastOutcome = r.IsDBNull(outcome) ? null : r.GetString(outcome),
+            LastError = r.IsDBNull(error) ? null : r.GetString(error),
+            ResponseBody = r.IsDBNull(body) ? null : r.GetString(body),
+            FailureReason = r.IsDBNull(reason) ? null : r.GetString(reason),
+            CreatedAt = Time(r.GetInt64(created)),
+            UpdatedAt = Time(r.GetInt64(updated)),
+            CompletedAt = r.IsDBNull(completed) ? null : Time(r.GetInt64(completed)),
+        };
     }
 
     private const string Insert = """

@@ -102,6 +102,50 @@ internal static class RawStatements
     }
 
     /// <summary>
+    /// Runs a query (a statement with RETURNING) in the context's current transaction with a
+    /// statement kept prepared, when the context's connection is one kept open for that
+    /// (<see cref="KeepPrepared"/>); null otherwise, for the caller to go through EF.
+    /// <paramref name="bind"/> is called once with the reader and returns what reads each row.
+    /// </summary>
+    public static async Task<List<T>?> QueryKeptAsync<T>(
+        WebhooksDbContext db, string sql, string[] names, object?[] values, Func<DbDataReader, Func<DbDataReader, T>> bind, CancellationToken cancellationToken)
+    {
+        var connection = db.Database.GetDbConnection();
+        if (db.IsPostgres || !Kept.TryGetValue(connection, out var statements))
+        {
+            return null;
+        }
+
+        var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("Raw statements run inside the caller's transaction.");
+        if (!statements.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(connection, sql, names);
+            statements[sql] = statement;
+        }
+
+        var (command, parameters) = statement;
+        command.Transaction = transaction;
+        for (var i = 0; i < names.Length; i++)
+        {
+            parameters[i].Value = Value(sqlite: true, values[i]);
+        }
+
+        var rows = new List<T>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            var read = bind(reader);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(read(reader));
+            }
+        }
+
+        Interlocked.Increment(ref _executed);
+        return rows;
+    }
+
+    /// <summary>
     /// Statements run on this connection from now on stay prepared for as long as it lives: the
     /// SQLite writer's connection, open for the life of its loop (AcceptCommitter). Parsing the
     /// insert and update statements again for every group was a tenth of the writer's CPU in the

@@ -310,6 +310,50 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         Assert.Equal(["w-accept-after", "w-accept-before", "w-succeeding"], stored.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task The_writers_prepared_claim_reads_every_field_of_a_delivery_as_EF_does()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        var at = DateTimeOffset.UtcNow;
+        // Every column set, so a field the reader forgot (a column added later) shows as a difference.
+        var row = Row(Guid.Parse(account.Id), Guid.Parse(step.ConnectionId), Guid.Parse(step.StepId), "every-field");
+        row.Ordered = true;
+        row.Email = "every@example.com";
+        row.Phone = "+33100000000";
+        row.AttemptCount = 3;
+        row.FirstAttemptAt = at.AddMinutes(-3);
+        row.LastAttemptAt = at.AddMinutes(-1);
+        row.ClaimToken = Guid.NewGuid();
+        row.LockedUntil = at.AddMinutes(2);
+        row.LastStatusCode = 503;
+        row.LastOutcome = "http_error";
+        row.LastError = "Service Unavailable";
+        row.ResponseBody = "{\"busy\":true}";
+        row.FailureReason = "expired";
+        row.CompletedAt = at;
+        await using var db = await Fixture.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        db.Deliveries.Add(row);
+        await db.SaveChangesAsync();
+
+        var expected = await db.Deliveries.AsNoTracking().SingleAsync(d => d.Id == row.Id);
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT * FROM deliveries WHERE id = $id";
+        select.Parameters.AddWithValue("$id", RawStatements.SqliteGuid(row.Id));
+        await using var reader = await select.ExecuteReaderAsync();
+        var read = DeliveryStore.SqliteDeliveryReader(reader);
+        Assert.True(await reader.ReadAsync());
+        var actual = read(reader);
+
+        foreach (var property in typeof(WebhookDelivery).GetProperties())
+        {
+            Assert.True(property.GetValue(expected) is not null, $"{property.Name} is not set in the test row");
+            Assert.Equal(property.GetValue(expected), property.GetValue(actual));
+        }
+    }
+
     private static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId)
     {
         var now = DateTimeOffset.UtcNow;
