@@ -117,8 +117,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     }
 
     /// <summary>
-    /// True on SQLite, where <see cref="InTransactionAsync"/> hands writes to the group's
-    /// transaction; false on PostgreSQL, where each write keeps its own.
+    /// True on SQLite, where <see cref="InTransactionAsync"/> hands writes to the writer loop;
+    /// false on PostgreSQL, where each write keeps its own transaction on the caller's task.
     /// </summary>
     public bool Groups => _queue is not null;
 

@@ -190,7 +190,7 @@ internal sealed partial class Dispatcher(
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
         var batch = Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue);
-        // On SQLite the claim joins the writer's next group (see AcceptCommitter.InTransactionAsync);
+        // On SQLite the claim goes to the writer's next round (see AcceptCommitter.InTransactionAsync);
         // on PostgreSQL it is one statement on its own, as several nodes claim side by side.
         var claimed = writes.Groups
             ? await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, saturated, ct), cancellationToken)
@@ -397,8 +397,8 @@ internal sealed partial class Dispatcher(
     private async Task WriteBatchAsync(List<Completion> batch, CancellationToken cancellationToken)
     {
         var prepared = Prepare(batch);
-        // In a transaction of the writer's (on SQLite one group with the accepts and claims
-        // waiting, see AcceptCommitter.InTransactionAsync): only the statements run there, the
+        // In a transaction of the writer's (on SQLite with the claims and other results of its
+        // round, see AcceptCommitter.InTransactionAsync): only the statements run there, the
         // rows were worked out above.
         var written = await writes.InTransactionAsync((db, ct) => WriteInTransactionAsync(db, prepared, ct), cancellationToken);
         if (written.Stopped.Count > 0 || prepared.Retried.Count > 0)
