@@ -79,40 +79,61 @@ internal static class DeliveryStore
 
     private static readonly string PostgresClaimSql = PostgresClaim.Replace(Excluded, " AND NOT (k.id = ANY({7}))", StringComparison.Ordinal) + "\nRETURNING *";
 
-    /// <summary>The SQLite claim with named parameters, for the writer's statement kept prepared.</summary>
-    private static readonly string SqliteClaimNamed = Enumerable.Range(0, 8).Aggregate(SqliteClaimSql, (sql, i) => sql.Replace($"{{{i}}}", $"@p{i}", StringComparison.Ordinal));
+    // The lane claim's form: only the connections listed (see Dispatcher.ClaimAndStartAsync).
+    private static readonly string SqliteLaneClaimSql = SqliteClaim.Replace(Excluded, " AND k.id IN (SELECT value FROM json_each({7}))", StringComparison.Ordinal) + "\nRETURNING *";
+
+    private static readonly string PostgresLaneClaimSql = PostgresClaim.Replace(Excluded, " AND k.id = ANY({7})", StringComparison.Ordinal) + "\nRETURNING *";
+
+    /// <summary>The SQLite claims with named parameters, for the writer's statements kept prepared.</summary>
+    private static readonly string SqliteClaimNamed = Named(SqliteClaimSql);
+
+    private static readonly string SqliteLaneClaimNamed = Named(SqliteLaneClaimSql);
 
     private static readonly string[] ClaimParameters = [.. Enumerable.Range(0, 8).Select(i => $"@p{i}")];
 
     /// <param name="excluded">Connections not to claim for (this node already sends to them at their limit).</param>
-    public static async Task<List<WebhookDelivery>> ClaimAsync(
-        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken)
+    public static Task<List<WebhookDelivery>> ClaimAsync(
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken) =>
+        ClaimAsync(db, now, lease, batch, queueDepth, excluded, lane: false, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch), cancellationToken);
+
+    /// <summary>
+    /// Claims for the listed connections only, at most <paramref name="perConnection"/> rows each:
+    /// the slow lane's claim, across many slow connections that each need few rows.
+    /// </summary>
+    public static Task<List<WebhookDelivery>> ClaimLaneAsync(
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> only, int perConnection, CancellationToken cancellationToken) =>
+        ClaimAsync(db, now, lease, batch, queueDepth, only, lane: true, Math.Clamp(perConnection, 1, batch), cancellationToken);
+
+    private static async Task<List<WebhookDelivery>> ClaimAsync(
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> listed, bool lane, int perConnection, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid();
-        object exclusion = db.IsPostgres
-            ? excluded.ToArray()
-            : "[" + string.Join(',', excluded.Select(id => $"\"{RawStatements.SqliteGuid(id)}\"")) + "]";
+        object list = db.IsPostgres
+            ? listed.ToArray()
+            : "[" + string.Join(',', listed.Select(id => $"\"{RawStatements.SqliteGuid(id)}\"")) + "]";
         object[] values =
         [
-            token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch,
-            Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch), exclusion,
+            token, db.TimestampParameter(now + lease), db.TimestampParameter(now), db.TimestampParameter(now), queueDepth, batch, perConnection, list,
         ];
 
         // On the SQLite writer's connection the statement stays prepared from one claim to the
         // next: through EF it was parsed and planned again each time (a few hundred rows of SQL),
         // on the one thread every accept waits for.
-        if (await RawStatements.QueryKeptAsync(db, SqliteClaimNamed, ClaimParameters, values, SqliteDeliveryReader, cancellationToken) is { } kept)
+        if (await RawStatements.QueryKeptAsync(db, lane ? SqliteLaneClaimNamed : SqliteClaimNamed, ClaimParameters, values, SqliteDeliveryReader, cancellationToken) is { } kept)
         {
             return kept;
         }
 
         // The claimed rows come back from the UPDATE itself (RETURNING, on both databases): one
         // statement per claim instead of a second one reading them again by token.
+        var sql = db.IsPostgres ? (lane ? PostgresLaneClaimSql : PostgresClaimSql) : (lane ? SqliteLaneClaimSql : SqliteClaimSql);
         return await db.Deliveries
-            .FromSqlRaw(db.IsPostgres ? PostgresClaimSql : SqliteClaimSql, values)
+            .FromSqlRaw(sql, values)
             .AsNoTracking()
             .ToListAsync(cancellationToken);
     }
+
+    private static string Named(string sql) => Enumerable.Range(0, 8).Aggregate(sql, (named, i) => named.Replace($"{{{i}}}", $"@p{i}", StringComparison.Ordinal));
 
     /// <summary>Reads a deliveries row as SQLite stores it (Guids as TEXT, times as microseconds, booleans as 0/1), as EF would.</summary>
     internal static Func<System.Data.Common.DbDataReader, WebhookDelivery> SqliteDeliveryReader(System.Data.Common.DbDataReader reader)

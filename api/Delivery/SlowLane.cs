@@ -100,6 +100,9 @@ internal sealed class SlowLane
         return slow.Count == 0 ? LanePlan.Unlimited : new LanePlan(slow, null);
     }
 
+    /// <summary>The connections slow now.</summary>
+    public List<Guid> SlowConnections() => [.. _averageMs.Where(a => a.Value >= _thresholdMs).Select(a => a.Key)];
+
     /// <summary>A row of the connection was claimed here; returns the lane it counts in (true: slow).</summary>
     public bool Claimed(Guid connectionId)
     {
