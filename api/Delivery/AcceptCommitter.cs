@@ -242,7 +242,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
                     WriteAsync(group.Where(i => i is Work).ToList(), CancellationToken.None).GetAwaiter().GetResult();
                 }
 
-                Interlocked.Add(ref _queued, -group.Count(i => i is Pending));
+                Interlocked.Add(ref _queued, -accepts.Count);
             }
         }
         finally

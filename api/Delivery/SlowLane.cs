@@ -96,7 +96,7 @@ internal sealed class SlowLane
             return _averageMs.Any(a => a.Value >= _thresholdMs) ? new LanePlan([], room) : LanePlan.Unlimited;
         }
 
-        var slow = _averageMs.Where(a => a.Value >= _thresholdMs).Select(a => a.Key).ToList();
+        var slow = SlowConnections();
         return slow.Count == 0 ? LanePlan.Unlimited : new LanePlan(slow, null);
     }
 

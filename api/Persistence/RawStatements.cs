@@ -35,8 +35,7 @@ internal static class RawStatements
             return 0;
         }
 
-        var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("Raw statements run inside the caller's transaction.");
+        var transaction = CurrentTransaction(db);
         var connection = transaction.Connection!;
         var sqlite = !db.IsPostgres;
         var changed = 0;
@@ -64,25 +63,13 @@ internal static class RawStatements
         else
         {
             var kept = Kept.TryGetValue(connection, out var statements);
-            if (!kept || !statements!.TryGetValue(sql, out var statement))
-            {
-                statement = Prepare(connection, sql, names);
-                if (kept)
-                {
-                    statements![sql] = statement;
-                }
-            }
-
-            var (command, parameters) = statement;
+            var (command, parameters) = kept ? KeptStatement(statements!, connection, sql, names) : Prepare(connection, sql, names);
             try
             {
                 command.Transaction = transaction;
                 foreach (var row in rows)
                 {
-                    for (var i = 0; i < names.Length; i++)
-                    {
-                        parameters[i].Value = Value(sqlite, row[i]);
-                    }
+                    Bind(parameters, sqlite, row);
 
                     // The first execution prepares the statement; Microsoft.Data.Sqlite keeps it while the command and connection live.
                     changed += await command.ExecuteNonQueryAsync(cancellationToken);
@@ -116,20 +103,9 @@ internal static class RawStatements
             return null;
         }
 
-        var transaction = db.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("Raw statements run inside the caller's transaction.");
-        if (!statements.TryGetValue(sql, out var statement))
-        {
-            statement = Prepare(connection, sql, names);
-            statements[sql] = statement;
-        }
-
-        var (command, parameters) = statement;
-        command.Transaction = transaction;
-        for (var i = 0; i < names.Length; i++)
-        {
-            parameters[i].Value = Value(sqlite: true, values[i]);
-        }
+        var (command, parameters) = KeptStatement(statements, connection, sql, names);
+        command.Transaction = CurrentTransaction(db);
+        Bind(parameters, sqlite: true, values);
 
         var rows = new List<T>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -153,6 +129,31 @@ internal static class RawStatements
     /// used by one thread at a time.
     /// </summary>
     public static void KeepPrepared(DbConnection connection) => Kept.TryAdd(connection, new Dictionary<string, (DbCommand, DbParameter[])>(StringComparer.Ordinal));
+
+    private static DbTransaction CurrentTransaction(WebhooksDbContext db) =>
+        db.Database.CurrentTransaction?.GetDbTransaction()
+        ?? throw new InvalidOperationException("Raw statements run inside the caller's transaction.");
+
+    /// <summary>The connection's statement for <paramref name="sql"/>, created the first time.</summary>
+    private static (DbCommand Command, DbParameter[] Parameters) KeptStatement(
+        Dictionary<string, (DbCommand Command, DbParameter[] Parameters)> statements, DbConnection connection, string sql, string[] names)
+    {
+        if (!statements.TryGetValue(sql, out var statement))
+        {
+            statement = Prepare(connection, sql, names);
+            statements[sql] = statement;
+        }
+
+        return statement;
+    }
+
+    private static void Bind(DbParameter[] parameters, bool sqlite, object?[] values)
+    {
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            parameters[i].Value = Value(sqlite, values[i]);
+        }
+    }
 
     private static (DbCommand Command, DbParameter[] Parameters) Prepare(DbConnection connection, string sql, string[] names)
     {
