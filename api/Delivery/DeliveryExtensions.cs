@@ -22,7 +22,8 @@ internal static class DeliveryExtensions
         services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
         services.AddSingleton<DeliverySignals>();
         services.AddSingleton<AcceptCommitter>();
-        services.AddSingleton<ConnectionLimiters>();
+        // Idle gates are forgotten by real time, as requests take it, never by a test clock.
+        services.AddSingleton(_ => new ConnectionLimiters(TimeProvider.System));
         services.AddSingleton<Dispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Dispatcher>());
         return builder;

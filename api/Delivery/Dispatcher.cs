@@ -26,6 +26,9 @@ internal sealed partial class Dispatcher(
     IOptions<DispatcherOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
 {
+    /// <summary>How long a connection may go without a request before this node forgets its per-connection state.</summary>
+    internal static readonly TimeSpan IdleConnectionState = TimeSpan.FromMinutes(10);
+
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -34,6 +37,7 @@ internal sealed partial class Dispatcher(
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
     private readonly SlowLane _lane = new(options.Value.SlowLaneSize, options.Value.MaxInFlight, options.Value.SlowResponseThreshold, TimeProvider.System);
     private SemaphoreSlim? _slots;
+    private long _lastForget = TimeProvider.System.GetTimestamp();
     private long _sent;
     private long _recorded;
     private DateTimeOffset _nextRecovery;
@@ -69,6 +73,7 @@ internal sealed partial class Dispatcher(
             {
                 try
                 {
+                    ForgetIdleConnections();
                     var claimedAt = time.GetUtcNow();
                     var claimed = await ClaimAndStartAsync(claimedAt, stoppingToken);
                     if (claimed == 0)
@@ -138,6 +143,33 @@ internal sealed partial class Dispatcher(
             {
                 // The database may be briefly unreachable: the next round tries again.
                 LogRenewFailure(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Once a minute of real time: drops what this node keeps per connection (gate, load count,
+    /// response-time average) for connections with nothing in flight here and no request for
+    /// <see cref="IdleConnectionState"/>. A node serving many connections over weeks kept all of
+    /// them for its whole life before (see ConnectionLimiters and SlowLane.Forget).
+    /// </summary>
+    private void ForgetIdleConnections()
+    {
+        if (TimeProvider.System.GetElapsedTime(_lastForget) < TimeSpan.FromMinutes(1))
+        {
+            return;
+        }
+
+        _lastForget = TimeProvider.System.GetTimestamp();
+        limiters.Forget(IdleConnectionState);
+        _lane.Forget(IdleConnectionState);
+        // Only this loop adds to the counts (ClaimAndStartAsync), so one at zero has no row that
+        // could still finish into it; a connection claimed again gets a new count.
+        foreach (var entry in _load)
+        {
+            if (entry.Value.Idle)
+            {
+                _load.TryRemove(entry);
             }
         }
     }
@@ -327,6 +359,8 @@ internal sealed partial class Dispatcher(
     {
         private int _claimed;
         private int _limit = int.MaxValue / 2;
+
+        public bool Idle => Volatile.Read(ref _claimed) == 0;
 
         public bool Saturated(int queue) => Volatile.Read(ref _claimed) >= Volatile.Read(ref _limit) + queue;
 

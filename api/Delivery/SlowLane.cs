@@ -32,7 +32,7 @@ internal sealed class SlowLane
     /// <summary>Weight of the newest response time in a connection's average.</summary>
     public const double Alpha = 0.2;
 
-    private readonly ConcurrentDictionary<Guid, double> _averageMs = new();
+    private readonly ConcurrentDictionary<Guid, Average> _averageMs = new();
     private readonly TimeProvider _time;
     private readonly TimeSpan _threshold;
     private readonly double _thresholdMs;
@@ -73,14 +73,43 @@ internal sealed class SlowLane
         || (Interlocked.Read(ref _responsiveIdleSince) is var since && since != long.MinValue && _time.GetElapsedTime(since) < _threshold);
 
     /// <summary>Folds one request's response time into its connection's average.</summary>
-    public void Observe(Guid connectionId, int durationMs) =>
-        _averageMs.AddOrUpdate(connectionId, durationMs, (_, average) => average + (Alpha * (durationMs - average)));
+    public void Observe(Guid connectionId, int durationMs)
+    {
+        var now = _time.GetTimestamp();
+        _averageMs.AddOrUpdate(connectionId, new Average(durationMs, now), (_, average) => new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now));
+    }
 
-    /// <summary>The connection's average response time, or null before its first measured request.</summary>
-    public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average : null;
+    /// <summary>The connection's average response time, or null before its first measured request (or after it was forgotten).</summary>
+    public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average.Ms : null;
 
     /// <summary>Slow while the average is at or above the threshold; a connection never measured is responsive.</summary>
-    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && average >= _thresholdMs;
+    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && average.Ms >= _thresholdMs;
+
+    /// <summary>Connections with an average on this node now.</summary>
+    public int Measured => _averageMs.Count;
+
+    /// <summary>
+    /// Drops the averages of connections with no answer for <paramref name="idle"/> or longer;
+    /// returns how many. Every connection a node ever sent to kept one before, and every claim's
+    /// plan went through all of them: a slow endpoint deleted a month ago was still left out of
+    /// claims, one list entry more each time. Forgotten, a connection is responsive again until
+    /// its next answers say otherwise; its rows still leave the lane they were claimed in.
+    /// </summary>
+    public int Forget(TimeSpan idle)
+    {
+        var now = _time.GetTimestamp();
+        var forgotten = 0;
+        foreach (var entry in _averageMs)
+        {
+            // Removes exactly what was read: an answer folded in meanwhile keeps the average.
+            if (_time.GetElapsedTime(entry.Value.At, now) >= idle && _averageMs.TryRemove(entry))
+            {
+                forgotten++;
+            }
+        }
+
+        return forgotten;
+    }
 
     /// <summary>What the next claim may take: connections to leave out and a cap on its size.</summary>
     public LanePlan Plan()
@@ -93,7 +122,7 @@ internal sealed class SlowLane
         {
             // A claim takes every connection's first row before anyone's second, so slow rows are
             // at most the whole batch: capping it at the room keeps the lane from overshooting.
-            return _averageMs.Any(a => a.Value >= _thresholdMs) ? new LanePlan([], room) : LanePlan.Unlimited;
+            return _averageMs.Any(a => a.Value.Ms >= _thresholdMs) ? new LanePlan([], room) : LanePlan.Unlimited;
         }
 
         var slow = SlowConnections();
@@ -101,7 +130,7 @@ internal sealed class SlowLane
     }
 
     /// <summary>The connections slow now.</summary>
-    public List<Guid> SlowConnections() => [.. _averageMs.Where(a => a.Value >= _thresholdMs).Select(a => a.Key)];
+    public List<Guid> SlowConnections() => [.. _averageMs.Where(a => a.Value.Ms >= _thresholdMs).Select(a => a.Key)];
 
     /// <summary>A row of the connection was claimed here; returns the lane it counts in (true: slow).</summary>
     public bool Claimed(Guid connectionId)
@@ -134,6 +163,9 @@ internal sealed class SlowLane
         Interlocked.Exchange(ref _responsiveIdleSince, _time.GetTimestamp());
         return true;
     }
+
+    /// <summary>A connection's moving average and the timestamp of the answer that last moved it.</summary>
+    private readonly record struct Average(double Ms, long At);
 }
 
 /// <summary>

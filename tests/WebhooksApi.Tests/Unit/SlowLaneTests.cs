@@ -238,4 +238,40 @@ public sealed class SlowLaneTests
         Assert.Equal(0, lane.SlowClaimed);
         Assert.True(lane.ResponsiveBusy);
     }
+
+    [Fact]
+    public void An_average_without_an_answer_for_the_idle_window_is_forgotten_and_its_connection_is_responsive_again()
+    {
+        var lane = Lane(4);
+        var quiet = Guid.NewGuid();
+        lane.Observe(quiet, 300);
+        _time.Advance(TimeSpan.FromMinutes(9));
+        lane.Observe(Slow, 200);
+
+        Assert.Equal(0, lane.Forget(TimeSpan.FromMinutes(10)));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var forgotten = lane.Forget(TimeSpan.FromMinutes(10));
+
+        // Fast and quiet had their last answers 10 minutes ago; Slow answered a minute ago.
+        Assert.Equal(2, forgotten);
+        Assert.Equal(1, lane.Measured);
+        Assert.Null(lane.AverageMs(quiet));
+        Assert.False(lane.IsSlow(quiet));
+        Assert.Equal([Slow], lane.SlowConnections());
+    }
+
+    [Fact]
+    public void A_row_claimed_slow_still_leaves_the_slow_lane_after_its_connection_was_forgotten()
+    {
+        var lane = Lane(4);
+        var wasSlow = lane.Claimed(Slow);
+        _time.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.Equal(2, lane.Forget(TimeSpan.FromMinutes(10)));
+        Assert.False(lane.IsSlow(Slow));
+        Assert.Equal(1, lane.SlowClaimed);
+        lane.Finished(wasSlow);
+
+        Assert.Equal(0, lane.SlowClaimed);
+    }
 }
