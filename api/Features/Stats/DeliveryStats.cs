@@ -117,12 +117,12 @@ internal static class DeliveryStats
     public static async Task<StatsOut> ComputeAsync(WebhooksDbContext db, Guid accountId, StatsSubject subject, StatsRange range, CancellationToken cancellationToken)
     {
         var (from, to) = (range.From, range.To);
-        // created_at decides; the id bound lets the (…, id) indexes start at `from` (see IdBounds).
-        var floor = IdBounds.AtOrAfter(from);
-        var byBucket = await BucketCountsAsync(db, "deliveries", accountId, subject, range, floor, cancellationToken);
-        var attemptsByBucket = await BucketCountsAsync(db, "attempts", accountId, subject, range, floor, cancellationToken);
+        // created_at decides; the id bounds let the (…, id) indexes start at `from` and stop at `to`
+        // (see IdBounds). With `from` alone, stats for a past week walked every row since.
+        var byBucket = await BucketCountsAsync(db, "deliveries", accountId, subject, range, cancellationToken);
+        var attemptsByBucket = await BucketCountsAsync(db, "attempts", accountId, subject, range, cancellationToken);
 
-        var deliveries = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId && d.CreatedAt >= from && d.CreatedAt < to && d.Id.CompareTo(floor) >= 0);
+        var deliveries = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).CreatedWithin(from, to);
         deliveries = subject.IsWorkflowWebhook ? deliveries.Where(d => d.WorkflowWebhookId == subject.Id) : deliveries.Where(d => d.ConnectionId == subject.Id);
         var uniqueContacts = await deliveries
             .Where(d => d.Status == DeliveryStatuses.Succeeded)
@@ -130,7 +130,7 @@ internal static class DeliveryStats
             .Distinct()
             .CountAsync(cancellationToken);
 
-        var attempts = db.Attempts.AsNoTracking().Where(a => a.AccountId == accountId && !a.IsTest && a.CreatedAt >= from && a.CreatedAt < to && a.Id.CompareTo(floor) >= 0);
+        var attempts = db.Attempts.AsNoTracking().Where(a => a.AccountId == accountId && !a.IsTest).CreatedWithin(from, to);
         attempts = subject.IsWorkflowWebhook ? attempts.Where(a => a.WorkflowWebhookId == subject.Id) : attempts.Where(a => a.ConnectionId == subject.Id);
         var durations = await attempts
             .Where(a => a.Outcome != Outcomes.TemplateError)
@@ -200,7 +200,7 @@ internal static class DeliveryStats
     /// buckets are UTC-aligned on both providers and match <see cref="StatsRange.FirstBucket"/>.
     /// </summary>
     private static Task<List<BucketCount>> BucketCountsAsync(
-        WebhooksDbContext db, string table, Guid accountId, StatsSubject subject, StatsRange range, Guid floor, CancellationToken cancellationToken)
+        WebhooksDbContext db, string table, Guid accountId, StatsSubject subject, StatsRange range, CancellationToken cancellationToken)
     {
         var postgres = db.IsPostgres;
         var bucket = postgres
@@ -211,10 +211,10 @@ internal static class DeliveryStats
         var notTest = !isAttempts ? string.Empty : postgres ? " AND NOT is_test" : " AND is_test = 0";
         // Only constants are spliced into the text; every value is a parameter.
         var sql = $"SELECT {bucket} AS \"Bucket\", {status} AS \"Status\", COUNT(*) AS \"Count\" FROM {table} "
-            + $"WHERE account_id = {{0}} AND {subject.Column} = {{1}} AND created_at >= {{2}} AND created_at < {{3}} AND id >= {{4}}{notTest} "
+            + $"WHERE account_id = {{0}} AND {subject.Column} = {{1}} AND created_at >= {{2}} AND created_at < {{3}} AND id >= {{4}} AND id < {{5}}{notTest} "
             + (isAttempts ? "GROUP BY 1" : "GROUP BY 1, 2");
         return db.Database
-            .SqlQueryRaw<BucketCount>(sql, accountId, subject.Id, db.TimestampParameter(range.From), db.TimestampParameter(range.To), floor)
+            .SqlQueryRaw<BucketCount>(sql, accountId, subject.Id, db.TimestampParameter(range.From), db.TimestampParameter(range.To), IdBounds.AtOrAfter(range.From), IdBounds.Before(range.To))
             .ToListAsync(cancellationToken);
     }
 }
