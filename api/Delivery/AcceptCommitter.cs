@@ -29,7 +29,7 @@ internal sealed class AcceptsClosedException() : InvalidOperationException("The 
 /// everything waiting in ONE transaction (one fsync) and then completes every caller.
 /// </para>
 /// <para>
-/// What it guarantees: durability is unchanged (synchronous stays as configured, FULL by default):
+/// What it guarantees: durability is unchanged (accept groups commit with synchronous=FULL, an fsync of the log):
 /// <see cref="CommitAsync"/> returns only after the transaction holding the caller's rows has
 /// committed, so a 202 is never sent for rows that a kill -9 could still lose. A caller's rows and
 /// its Idempotency-Key answer commit together or not at all. One request's failure is its own: a
