@@ -5,8 +5,11 @@ using WebhooksApi.Persistence;
 
 namespace WebhooksApi.Delivery;
 
-/// <summary>An Idempotency-Key's answer, stored in the same transaction as the rows it reports.</summary>
-internal sealed record IdempotentAnswer(IdempotencyClaim Claim, int StatusCode, string ContentType, byte[] Body);
+/// <summary>
+/// An Idempotency-Key's answer, stored in the same transaction as the rows it reports; its body
+/// already encrypted (<see cref="IdempotencyClaim.Answer"/>), so the writer only runs the statement.
+/// </summary>
+internal sealed record IdempotentAnswer(IdempotencyClaim Claim, int StatusCode, string ContentType, byte[] ProtectedBody);
 
 internal enum AcceptOutcome
 {
@@ -367,7 +370,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
             var pending = (Pending)item;
             // Taking the answer first: a key lost to a takeover writes nothing, not even its rows.
-            if (pending.Answer is { } answer && !await answer.Claim.StoreAsync(db, answer.StatusCode, answer.ContentType, null, answer.Body, cancellationToken))
+            if (pending.Answer is { } answer && !await answer.Claim.StoreProtectedAsync(db, answer.StatusCode, answer.ContentType, null, answer.ProtectedBody, cancellationToken))
             {
                 pending.Outcome = AcceptOutcome.KeyTakenOver;
                 continue;
@@ -420,7 +423,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             await transaction.CreateSavepointAsync("accept", cancellationToken);
             try
             {
-                if (pending.Answer is { } answer && !await answer.Claim.StoreAsync(db, answer.StatusCode, answer.ContentType, null, answer.Body, cancellationToken))
+                if (pending.Answer is { } answer && !await answer.Claim.StoreProtectedAsync(db, answer.StatusCode, answer.ContentType, null, answer.ProtectedBody, cancellationToken))
                 {
                     await transaction.RollbackToSavepointAsync("accept", cancellationToken);
                     pending.Outcome = AcceptOutcome.KeyTakenOver;

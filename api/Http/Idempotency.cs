@@ -62,18 +62,37 @@ internal sealed class IdempotencyClaim(Guid recordId, DateTimeOffset claimedAt, 
     /// <summary>True once the endpoint stored its answer itself; the middleware then leaves the record alone.</summary>
     public bool Stored { get; private set; }
 
+    // One statement kept prepared on SQLite's writer, where executions store their answers with
+    // their rows: through EF's ExecuteUpdate each was translated again on the one thread every
+    // accept waits for.
+    private const string StoreAnswer = """
+        UPDATE idempotency_records SET status_code = @status, content_type = @type, location = @location, body = @body
+        WHERE id = @id AND status_code = 0 AND created_at = @claimed
+        """;
+
+    private static readonly string[] StoreAnswerParameters = ["@status", "@type", "@location", "@body", "@id", "@claimed"];
+
+    /// <summary>
+    /// The answer to store with the request's writes, its body encrypted here, on the request's
+    /// thread: the first answer to a creating POST can be the only showing of a new API key or
+    /// signing secret, which must never sit in the database readable.
+    /// </summary>
+    public IdempotentAnswer Answer(int statusCode, string contentType, byte[] body) => new(this, statusCode, contentType, protector.Protect(body));
+
     /// <summary>Stores the answer, if this request still holds the key. False: another request took it over; roll back.</summary>
     public async Task<bool> StoreAsync(WebhooksDbContext db, int statusCode, string? contentType, string? location, byte[] body, CancellationToken cancellationToken)
     {
-        var changed = await db.IdempotencyRecords
-            .Where(r => r.Id == recordId && r.StatusCode == 0 && r.CreatedAt == claimedAt)
-            .ExecuteUpdateAsync(u => u
-                .SetProperty(r => r.StatusCode, statusCode)
-                .SetProperty(r => r.ContentType, contentType)
-                .SetProperty(r => r.Location, location)
-                // Encrypted: the first answer to a creating POST can be the only showing of a new
-                // API key or signing secret, which must never sit in the database readable.
-                .SetProperty(r => r.Body, protector.Protect(body)), cancellationToken);
+        var protectedBody = protector.Protect(body);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var stored = await StoreProtectedAsync(db, statusCode, contentType, location, protectedBody, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return stored;
+    }
+
+    /// <summary>As <see cref="StoreAsync"/>, in the context's current transaction, with a body already encrypted (<see cref="Answer"/>).</summary>
+    public async Task<bool> StoreProtectedAsync(WebhooksDbContext db, int statusCode, string? contentType, string? location, byte[] protectedBody, CancellationToken cancellationToken)
+    {
+        var changed = await RawStatements.ExecuteAsync(db, StoreAnswer, StoreAnswerParameters, [[statusCode, contentType, location, protectedBody, recordId, claimedAt]], cancellationToken);
         Stored = changed == 1;
         return Stored;
     }

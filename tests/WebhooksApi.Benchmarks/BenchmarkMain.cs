@@ -24,6 +24,7 @@ internal static class BenchmarkMain
         new LimitScenario(),
         new ThroughputScenario(),
         new LatencyScenario(),
+        new LatencyScenario(keyed: true),
         new RetryStormScenario(),
         new BacklogScenario(),
         new LogsScenario(),

@@ -74,11 +74,19 @@ internal static class ServiceApi
     public static string SingleExecution(int i) =>
         "{\"contact\":{\"id\":\"c" + i + "\",\"email\":\"c" + i + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
 
-    /// <summary>POSTs executions; returns the accepted delivery ids.</summary>
-    public static async Task<string[]> ExecuteAsync(this HttpClient client, string stepId, string json, CancellationToken cancellationToken)
+    /// <summary>POSTs executions (with the Idempotency-Key given, if any); returns the accepted delivery ids.</summary>
+    public static async Task<string[]> ExecuteAsync(this HttpClient client, string stepId, string json, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
-        using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = await client.PostAsync(new Uri($"/v1/workflow-webhooks/{stepId}/executions", UriKind.Relative), content, cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/workflow-webhooks/{stepId}/executions", UriKind.Relative))
+        {
+            Content = new StringContent(json, Encoding.UTF8, "application/json"),
+        };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         if (response.StatusCode != HttpStatusCode.Accepted)
         {

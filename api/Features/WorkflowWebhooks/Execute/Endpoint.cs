@@ -140,7 +140,7 @@ internal sealed class Endpoint : IEndpoint
             // The deliveries and the key's stored answer commit together: a node killed in between
             // would otherwise leave deliveries the client was never told about, and the retry
             // with the same key (taken over once the key is stale) would accept them a second time.
-            stored = new IdempotentAnswer(claim, StatusCodes.Status202Accepted, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions));
+            stored = claim.Answer(StatusCodes.Status202Accepted, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions));
         }
 
         // Returns once the rows are committed (grouped with concurrent calls on SQLite).
