@@ -53,6 +53,8 @@ internal sealed class LatencyScenario(bool keyed = false) : Scenario
         var committer = env.Service.Services.GetRequiredService<AcceptCommitter>();
         var (commits, requests) = (committer.Commits, committer.Requests);
         var cpu = MemorySampler.CpuTime();
+        var allocated = GC.GetTotalAllocatedBytes();
+        var gcPause = GC.GetTotalPauseDuration();
         var commands = CommandCounter.Count;
         var api = new double[n];
         var accepted = new (string Id, long At)[n];
@@ -74,6 +76,8 @@ internal sealed class LatencyScenario(bool keyed = false) : Scenario
         await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.Id))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
         await env.UntilAttemptsLoggedAsync(warmup + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken);
         var cpuPerExecution = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
+        var allocatedPerExecution = (GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / n;
+        var gcPauses = (GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds;
         var commandsPerExecution = (double)(CommandCounter.Count - commands) / n;
         var toReceiver = accepted.Select(a => Stopwatch.GetElapsedTime(a.At, arrivals[a.Id]).TotalMilliseconds).ToList();
         return new RunFigures()
@@ -84,6 +88,8 @@ internal sealed class LatencyScenario(bool keyed = false) : Scenario
             .Add("accepted -> receiver p99", Stats.Percentile(toReceiver, 99), "ms", keyed ? Goal.None : Goal.Below, keyed ? null : 50)
             .Add("accept commits per request", commitsPerRequest, "")
             .Add("CPU per execution (whole process, accept + send + log)", cpuPerExecution, "ms")
+            .Add("allocated per execution (whole process)", allocatedPerExecution, "KB")
+            .Add("GC pauses in the run (whole process)", gcPauses, "ms")
             .Add("SQL commands per execution (accept + send + log)", commandsPerExecution, "");
     }
 
