@@ -19,7 +19,7 @@ internal sealed record ExecutionTarget(
 
 /// <summary>
 /// The two reads every accepted call makes: the API key by its hash, and the caller's step with its
-/// connection. Read from the database on every call, never cached, so a revoked key or a paused
+/// connection (and a keyed execution's third, whether its key is taken). Read from the database on every call, never cached, so a revoked key or a paused
 /// connection applies to the next call on every node.
 /// <para>
 /// On SQLite each read runs on a long-lived connection whose statements were prepared once.
@@ -47,6 +47,10 @@ internal sealed class HotQueries : IDisposable
         LIMIT 1
         """;
 
+    private const string KeyTakenSql = """
+        SELECT 1 FROM "idempotency_records" WHERE "scope" = @scope AND "key" = @key LIMIT 1
+        """;
+
     private static long _executed;
 
     private readonly string? _sqlite;
@@ -71,6 +75,10 @@ internal sealed class HotQueries : IDisposable
                     c => c.Id,
                     (w, c) => new ExecutionTarget(w.Id, w.FieldsJson, w.ExtraJson, c.Id, c.Status, c.RetryPolicyJson, c.TimeoutSeconds))
                 .FirstOrDefault());
+
+    private readonly Func<WebhooksDbContext, string, string, CancellationToken, Task<bool>> _keyTaken =
+        EF.CompileAsyncQuery((WebhooksDbContext db, string scope, string key, CancellationToken _) =>
+            db.IdempotencyRecords.Any(r => r.Scope == scope && r.Key == key));
 
     /// <param name="sqliteConnectionString">The SQLite database's connection string; null on PostgreSQL.</param>
     public HotQueries(string? sqliteConnectionString) => _sqlite = sqliteConnectionString;
@@ -120,6 +128,29 @@ internal sealed class HotQueries : IDisposable
         }));
     }
 
+    /// <summary>
+    /// Whether an Idempotency-Key has a record in its scope: the third read of a keyed execution,
+    /// which takes a key nobody has used at commit (see IdempotencyClaim). Through EF it opened a
+    /// connection of its own per request: ~0.2 ms of CPU a call, which at 1,000 keyed calls a second
+    /// cost more than the writer's round it saved.
+    /// </summary>
+    public Task<bool> IdempotencyKeyTakenAsync(IServiceProvider requestServices, string scope, string key, CancellationToken cancellationToken)
+    {
+        if (_sqlite is null)
+        {
+            return _keyTaken(requestServices.GetRequiredService<WebhooksDbContext>(), scope, key, cancellationToken);
+        }
+
+        return Task.FromResult(Read(reader =>
+        {
+            var command = reader.KeyTaken;
+            command.Parameters[0].Value = scope;
+            command.Parameters[1].Value = key;
+            using var row = command.ExecuteReader();
+            return row.Read();
+        }));
+    }
+
     public void Dispose()
     {
         _disposed = true;
@@ -155,7 +186,7 @@ internal sealed class HotQueries : IDisposable
         }
     }
 
-    /// <summary>One open connection with the two reads prepared on it; used by one caller at a time.</summary>
+    /// <summary>One open connection with the reads prepared on it; used by one caller at a time.</summary>
     private sealed class PreparedReader : IDisposable
     {
         private readonly SqliteConnection _connection;
@@ -167,16 +198,20 @@ internal sealed class HotQueries : IDisposable
             SqliteBusyTimeout.Apply(_connection);
             ApiKey = Prepare(_connection, ApiKeySql, "@hash");
             Target = Prepare(_connection, TargetSql, "@id", "@account");
+            KeyTaken = Prepare(_connection, KeyTakenSql, "@scope", "@key");
         }
 
         public SqliteCommand ApiKey { get; }
 
         public SqliteCommand Target { get; }
 
+        public SqliteCommand KeyTaken { get; }
+
         public void Dispose()
         {
             ApiKey.Dispose();
             Target.Dispose();
+            KeyTaken.Dispose();
             _connection.Dispose();
         }
 

@@ -39,7 +39,7 @@ internal sealed class Endpoint : IEndpoint
                 connection's timeout for the first attempt and returns the delivery with its response (a data-source step).
                 """)
             .RequireScopes(Scopes.EventsSend)
-            .Idempotent()
+            .Idempotent(claimAtCommit: true)
             .WithMetadata(new OpenApi.JsonSchemaMetadata("/schemas/workflow-execution.schema.json", "https://webhooks-api.dev/schemas/workflow-execution.schema.json"))
             .WithMetadata(new RequestSizeLimitAttribute(32 * 1024 * 1024))
             .Produces<ExecutionsOut>(StatusCodes.Status202Accepted)
@@ -133,9 +133,17 @@ internal sealed class Endpoint : IEndpoint
         var skipped = status == DeliveryStatuses.Skipped ? rows.Count : 0;
         var answer = new ExecutionsOut(accepted, pending, held, skipped);
 
+        var claim = http.Features.Get<IdempotencyClaim>();
+        if (wait == true && claim is not null && !await claim.TakeNowAsync())
+        {
+            // The answer to wait=true comes after the send, so the key must be held before the
+            // rows commit; another request holds it, and the middleware answers with its record.
+            return Problems.IdempotencyInProgress("Another request holds this Idempotency-Key; retry to get its answer.");
+        }
+
         var waiter = wait == true ? signals.AttemptFinished(rows[0].Id) : null;
         IdempotentAnswer? stored = null;
-        if (wait != true && http.Features.Get<IdempotencyClaim>() is { } claim)
+        if (wait != true && claim is not null)
         {
             // The deliveries and the key's stored answer commit together: a node killed in between
             // would otherwise leave deliveries the client was never told about, and the retry

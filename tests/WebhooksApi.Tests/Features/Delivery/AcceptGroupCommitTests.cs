@@ -48,6 +48,54 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
             arrived.Select(r => JsonDocument.Parse(r.BodyText).RootElement.GetProperty("data").GetProperty("contact").Str("id")).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>A keyed executions call, as integrators send it.</summary>
+    private protected static Task<HttpResponseMessage> SendKeyedAsync(WorkflowStep step, string key, object body, string query = "")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/workflow-webhooks/{step.StepId}/executions{query}")
+        {
+            Content = JsonContent.Create(body, options: ApiFixture.Json),
+        };
+        request.Headers.Add("Idempotency-Key", key);
+        return step.Admin.SendAsync(request);
+    }
+
+    [SkippableFact]
+    public async Task A_keyed_execution_refused_as_invalid_stores_that_answer_and_a_repeat_replays_it_without_running()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint());
+        var invalid = new { items = new[] { EngineBuilders.Contact("w-a"), EngineBuilders.Contact("w-b") } };
+
+        var first = await SendKeyedAsync(step, "k-invalid", invalid, "?wait=true");
+        var firstProblem = await first.AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+        var again = await SendKeyedAsync(step, "k-invalid", invalid, "?wait=true");
+
+        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
+        Assert.True(again.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(firstProblem.GetRawText(), (await again.Content.ReadFromJsonAsync<JsonElement>()).GetRawText());
+        Assert.Equal(0, await CountDeliveriesAsync(step));
+    }
+
+    [SkippableFact]
+    public async Task A_keyed_execution_that_waits_for_its_send_holds_the_key_first_and_a_repeat_replays_its_result()
+    {
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+
+        var first = await SendKeyedAsync(step, "k-wait", EngineBuilders.Contact("w-wait"), "?wait=true");
+        var firstBody = await first.Content.ReadAsStringAsync();
+        Assert.True(first.IsSuccessStatusCode, firstBody);
+        var again = await SendKeyedAsync(step, "k-wait", EngineBuilders.Contact("w-wait"), "?wait=true");
+
+        Assert.Equal(first.StatusCode, again.StatusCode);
+        Assert.True(again.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(firstBody, await again.Content.ReadAsStringAsync());
+        Assert.Equal(1, await CountDeliveriesAsync(step));
+        Assert.Single(Workflow(url));
+    }
+
     [SkippableFact]
     public async Task Concurrent_keyed_executions_and_a_repeated_key_accept_each_execution_once()
     {
@@ -201,6 +249,40 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
 [Collection(SqliteCollection.Name)]
 public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGroupCommitTests<SqliteApi>(fixture)
 {
+    [Fact]
+    public async Task A_keyed_execution_whose_key_another_request_took_while_it_waited_to_commit_writes_nothing_and_answers_with_that_request()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        var body = EngineBuilders.Contact("raced");
+        (await SendKeyedAsync(step, "k-first", body)).EnsureSuccessStatusCode();
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(Fixture.ConnectionString);
+        await connection.OpenAsync();
+        async Task<object?> Scalar(string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return await command.ExecuteScalarAsync();
+        }
+
+        // The same request (so the same hash) under another key, planted by "another request".
+        var (scope, hash) = ((string)(await Scalar("SELECT scope FROM idempotency_records WHERE key = 'k-first'"))!, (string)(await Scalar("SELECT request_hash FROM idempotency_records WHERE key = 'k-first'"))!);
+        await Scalar("BEGIN IMMEDIATE;");
+        await Scalar($$"""
+            INSERT INTO idempotency_records (id, scope, key, request_hash, status_code, content_type, body, created_at)
+            VALUES ('{{Guid.NewGuid().ToString("D").ToUpperInvariant()}}', '{{scope}}', 'k-raced', '{{hash}}', 202, 'application/json', CAST('{"planted":true}' AS BLOB), 0)
+            """);
+        var raced = SendKeyedAsync(step, "k-raced", body);
+        await Eventually.WaitAsync(() => Committer.Queued == 1, "the raced call handed to the committer");
+        await Scalar("COMMIT;");
+
+        var response = await raced;
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.True(response.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal("{\"planted\":true}", await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, await CountDeliveriesAsync(step));
+    }
+
     [Fact]
     public async Task Executions_waiting_for_the_writer_commit_together_in_one_transaction()
     {
