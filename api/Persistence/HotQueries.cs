@@ -19,8 +19,9 @@ internal sealed record ExecutionTarget(
 
 /// <summary>
 /// The two reads every accepted call makes: the API key by its hash, and the caller's step with its
-/// connection (and a keyed execution's third, whether its key is taken). Read from the database on every call, never cached, so a revoked key or a paused
-/// connection applies to the next call on every node.
+/// connection (and a keyed execution's third, whether its key is taken). Read from the database
+/// on every call, never cached, so a revoked key or a paused connection applies to the next call
+/// on every node.
 /// <para>
 /// On SQLite each read runs on a long-lived connection whose statements were prepared once.
 /// Microsoft.Data.Sqlite keeps a statement prepared only as long as its command and connection
