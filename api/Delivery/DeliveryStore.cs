@@ -145,7 +145,7 @@ internal static class DeliveryStore
             last = O("last_attempt_at"), token = O("claim_token"), locked = O("locked_until"), code = O("last_status_code"),
             outcome = O("last_outcome"), error = O("last_error"), body = O("response_body"), reason = O("failure_reason"),
             created = O("created_at"), updated = O("updated_at"), completed = O("completed_at");
-        static DateTimeOffset Time(long microseconds) => new(DateTimeOffset.UnixEpoch.Ticks + (microseconds * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+        static DateTimeOffset Time(long microseconds) => WebhooksDbContext.FromUnixMicroseconds(microseconds);
         return r => new WebhookDelivery
         {
             Id = Guid.Parse(r.GetString(id)),

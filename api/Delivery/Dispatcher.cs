@@ -222,15 +222,15 @@ internal sealed partial class Dispatcher(
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
         List<WebhookDelivery> claimed;
-        if (writes.Groups && lane.MaxRows is { } room && _lane.SlowConnections() is { Count: > 0 } slowConnections)
+        if (writes.Groups && lane.MaxRows is { } room)
         {
             // SQLite, slow connections with room in their lane: one claim for everyone else with
             // the full batch, then one for the slow ones alone, a few rows each. One claim for
             // all, capped at the lane's room, read up to that many rows from every connection:
             // beside 1,000 slow connections a claim for 56 rows took 143 ms on the one writer
             // (every accept and result write waited), and the fast connection got a share of 56.
-            var responsive = await ClaimAsync(db, now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. slowConnections], cancellationToken);
-            var waiting = slowConnections.Except(saturated).ToList();
+            var responsive = await ClaimAsync(db, now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
+            var waiting = lane.Slow.Except(saturated).ToList();
             var laneBatch = Math.Min(room, free - responsive.Count);
             var slowRows = waiting.Count == 0 || laneBatch <= 0
                 ? []

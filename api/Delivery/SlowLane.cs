@@ -83,7 +83,7 @@ internal sealed class SlowLane
     public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average.Ms : null;
 
     /// <summary>Slow while the average is at or above the threshold; a connection never measured is responsive.</summary>
-    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && average.Ms >= _thresholdMs;
+    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && Slow(average);
 
     /// <summary>Connections with an average on this node now.</summary>
     public int Measured => _averageMs.Count;
@@ -111,26 +111,25 @@ internal sealed class SlowLane
         return forgotten;
     }
 
-    /// <summary>What the next claim may take: connections to leave out and a cap on its size.</summary>
+    /// <summary>What the next claim may take: connections to leave out, a cap on its size, and the slow connections now.</summary>
     public LanePlan Plan()
     {
-        // With nobody to hold back claims keep their full batch (capping them at the lane's room
-        // cost the all-responsive throughput benchmark a claim per 128 rows instead of 500). The
-        // list of slow connections is built only when they must be left out.
-        var room = (ResponsiveBusy ? Slots : _ceiling) - SlowClaimed;
-        if (room >= _reopenAt)
+        // With nobody slow, claims keep their full batch (capping them at the lane's room cost the
+        // all-responsive throughput benchmark a claim per 128 rows instead of 500).
+        var slow = SlowConnections();
+        if (slow.Count == 0)
         {
-            // A claim takes every connection's first row before anyone's second, so slow rows are
-            // at most the whole batch: capping it at the room keeps the lane from overshooting.
-            return _averageMs.Any(a => a.Value.Ms >= _thresholdMs) ? new LanePlan([], room) : LanePlan.Unlimited;
+            return LanePlan.Unlimited;
         }
 
-        var slow = SlowConnections();
-        return slow.Count == 0 ? LanePlan.Unlimited : new LanePlan(slow, null);
+        // A claim takes every connection's first row before anyone's second, so slow rows are at
+        // most the whole batch: capping it at the room keeps the lane from overshooting.
+        var room = (ResponsiveBusy ? Slots : _ceiling) - SlowClaimed;
+        return room >= _reopenAt ? new LanePlan([], room, slow) : new LanePlan(slow, null, slow);
     }
 
     /// <summary>The connections slow now.</summary>
-    public List<Guid> SlowConnections() => [.. _averageMs.Where(a => a.Value.Ms >= _thresholdMs).Select(a => a.Key)];
+    public List<Guid> SlowConnections() => [.. _averageMs.Where(a => Slow(a.Value)).Select(a => a.Key)];
 
     /// <summary>A row of the connection was claimed here; returns the lane it counts in (true: slow).</summary>
     public bool Claimed(Guid connectionId)
@@ -164,6 +163,8 @@ internal sealed class SlowLane
         return true;
     }
 
+    private bool Slow(Average average) => average.Ms >= _thresholdMs;
+
     /// <summary>A connection's moving average and the timestamp of the answer that last moved it.</summary>
     private readonly record struct Average(double Ms, long At);
 }
@@ -172,7 +173,8 @@ internal sealed class SlowLane
 /// The slow lane's part in one claim: connections not to claim for, and the most rows the claim
 /// may take (null: the batch size alone).
 /// </summary>
-internal sealed record LanePlan(IReadOnlyList<Guid> Excluded, int? MaxRows)
+/// <param name="Slow">The connections slow now (what the lane's own claim is for, while it has room).</param>
+internal sealed record LanePlan(IReadOnlyList<Guid> Excluded, int? MaxRows, IReadOnlyList<Guid> Slow)
 {
-    public static LanePlan Unlimited { get; } = new([], null);
+    public static LanePlan Unlimited { get; } = new([], null, []);
 }

@@ -96,13 +96,13 @@ internal sealed class IdempotencyClaim(Guid recordId, DateTimeOffset claimedAt, 
 
     private static readonly string[] StoreAnswerParameters = ["@status", "@type", "@location", "@body", "@id", "@claimed"];
 
-    private const string InsertAnswer = """
+    private const string InsertRecord = """
         INSERT INTO idempotency_records (id, scope, key, request_hash, status_code, content_type, location, body, created_at)
         VALUES (@id, @scope, @key, @hash, @status, @type, @location, @body, @claimed)
         ON CONFLICT (scope, key) DO NOTHING
         """;
 
-    private static readonly string[] InsertAnswerParameters = ["@id", "@scope", "@key", "@hash", "@status", "@type", "@location", "@body", "@claimed"];
+    private static readonly string[] InsertRecordParameters = ["@id", "@scope", "@key", "@hash", "@status", "@type", "@location", "@body", "@claimed"];
 
     /// <summary>
     /// The answer to store with the request's writes, its body encrypted here, on the request's
@@ -147,13 +147,21 @@ internal sealed class IdempotencyClaim(Guid recordId, DateTimeOffset claimedAt, 
     public async Task<bool> StoreProtectedAsync(WebhooksDbContext db, int statusCode, string? contentType, string? location, byte[] protectedBody, CancellationToken cancellationToken)
     {
         var changed = _atCommit is { } pending
-            ? await RawStatements.ExecuteAsync(
-                db, InsertAnswer, InsertAnswerParameters, [[recordId, pending.Scope, pending.Key, pending.Hash, statusCode, contentType, location, protectedBody, claimedAt]], cancellationToken)
+            ? await InsertAsync(db, recordId, pending.Scope, pending.Key, pending.Hash, statusCode, contentType, location, protectedBody, claimedAt, cancellationToken)
             : await RawStatements.ExecuteAsync(db, StoreAnswer, StoreAnswerParameters, [[statusCode, contentType, location, protectedBody, recordId, claimedAt]], cancellationToken);
         Stored = changed == 1;
         Conflicted = _atCommit is not null && !Stored;
         return Stored;
     }
+
+    /// <summary>
+    /// Inserts a key's record, in the context's current transaction, unless its scope already has
+    /// the key; returns 1 when inserted. One statement, kept prepared on SQLite's writer (through
+    /// EF a claim was a read, then SaveChanges with its savepoint: three statements).
+    /// </summary>
+    internal static Task<int> InsertAsync(
+        WebhooksDbContext db, Guid id, string scope, string key, string hash, int statusCode, string? contentType, string? location, byte[]? protectedBody, DateTimeOffset createdAt, CancellationToken cancellationToken) =>
+        RawStatements.ExecuteAsync(db, InsertRecord, InsertRecordParameters, [[id, scope, key, hash, statusCode, contentType, location, protectedBody, createdAt]], cancellationToken);
 
     /// <summary>
     /// The transaction that stored the answer rolled back: the key is still "running", so the
@@ -290,23 +298,14 @@ internal sealed class IdempotencyMiddleware(
     private Task<IdempotencyClaim?> ClaimAsync(Guid id, string scope, string key, string hash, DateTimeOffset now) =>
         writes.InTransactionAsync((db, ct) => TakeAsync(db, id, scope, key, hash, now, ct), CancellationToken.None);
 
-    // A key's first request inserts; a repeat (or a request racing it) inserts nothing and reads
-    // what is there. One statement, kept prepared on SQLite's writer, where EF's change tracking
-    // and the savepoint SaveChanges wraps around it inside a transaction cost three.
-    private const string InsertClaim = """
-        INSERT INTO idempotency_records (id, scope, key, request_hash, status_code, created_at)
-        VALUES (@id, @scope, @key, @hash, 0, @created)
-        ON CONFLICT (scope, key) DO NOTHING
-        """;
-
-    private static readonly string[] InsertClaimParameters = ["@id", "@scope", "@key", "@hash", "@created"];
-
     private async Task<IdempotencyClaim?> TakeAsync(WebhooksDbContext db, Guid id, string scope, string key, string hash, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // Twice at most: a record deleted between the two statements (retention of a day-old key) is inserted again.
         for (var tries = 0; tries < 2; tries++)
         {
-            if (await RawStatements.ExecuteAsync(db, InsertClaim, InsertClaimParameters, [[id, scope, key, hash, now]], cancellationToken) == 1)
+            // A key's first request inserts its record, still running (status 0); a repeat (or a
+            // request racing it) inserts nothing and reads what is there.
+            if (await IdempotencyClaim.InsertAsync(db, id, scope, key, hash, 0, null, null, null, now, cancellationToken) == 1)
             {
                 return new IdempotencyClaim(id, now, protector);
             }

@@ -51,6 +51,9 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     /// <summary>How SQLite stores a time; raw statements below EF bind it the same way.</summary>
     public static long ToUnixMicroseconds(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;
 
+    /// <summary>A time as SQLite stores it, read back (raw readers below EF read it the same way).</summary>
+    public static DateTimeOffset FromUnixMicroseconds(long microseconds) => new(DateTimeOffset.UnixEpoch.Ticks + (microseconds * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
+
     /// <summary>
     /// A time as a raw SQL parameter, stored as EF stores it (raw SQL bypasses EF's converters):
     /// microseconds on SQLite, UTC timestamptz on PostgreSQL.
@@ -59,5 +62,5 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
 
     private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
         v => ToUnixMicroseconds(v),
-        v => new DateTimeOffset(DateTimeOffset.UnixEpoch.Ticks + (v * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero));
+        v => FromUnixMicroseconds(v));
 }
