@@ -29,6 +29,9 @@ internal sealed partial class Dispatcher(
     /// <summary>How long a connection may go without a request before this node forgets its per-connection state.</summary>
     internal static readonly TimeSpan IdleConnectionState = TimeSpan.FromMinutes(10);
 
+    /// <summary>The fewest slow connections one statement of a lane claim reads (see ClaimLaneAsync).</summary>
+    private const int LaneTurnMin = 32;
+
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -234,9 +237,7 @@ internal sealed partial class Dispatcher(
             var laneBatch = Math.Min(room, free - responsive.Count);
             var slowRows = waiting.Count == 0 || laneBatch <= 0
                 ? []
-                : await writes.InTransactionAsync(
-                    (w, ct) => DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, laneBatch, queue, waiting, (laneBatch + waiting.Count - 1) / waiting.Count, ct),
-                    cancellationToken);
+                : await writes.InTransactionAsync((w, ct) => ClaimLaneAsync(w, now, laneBatch, queue, waiting, ct), cancellationToken);
             claimed = [.. responsive, .. slowRows];
         }
         else
@@ -304,6 +305,26 @@ internal sealed partial class Dispatcher(
         writes.Groups
             ? await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), cancellationToken)
             : await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, excluded, cancellationToken);
+
+    /// <summary>
+    /// The slow lane's claim (SQLite, in the writer's round): slow connections a turn at a time
+    /// (see SlowLane.NextTurn), one row each while there are more of them than room, until the
+    /// room is filled or every one was read once. A turn is never smaller than
+    /// <see cref="LaneTurnMin"/>: a few connections with nothing due must not take a statement each.
+    /// </summary>
+    private async Task<List<WebhookDelivery>> ClaimLaneAsync(WebhooksDbContext w, DateTimeOffset now, int room, int queue, List<Guid> waiting, CancellationToken cancellationToken)
+    {
+        var rows = new List<WebhookDelivery>();
+        for (var read = 0; read < waiting.Count && rows.Count < room;)
+        {
+            var left = room - rows.Count;
+            var turn = _lane.NextTurn(waiting, Math.Min(waiting.Count - read, Math.Max(left, LaneTurnMin)));
+            read += turn.Count;
+            rows.AddRange(await DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, left, queue, turn, (left + turn.Count - 1) / turn.Count, cancellationToken));
+        }
+
+        return rows;
+    }
 
     /// <param name="slow">The lane the row was claimed in, which it leaves when its slot is released.</param>
     private async Task SendOneAsync(WebhookDelivery delivery, Connection connection, AuthConnector? auth, WorkflowWebhook? step, string accountName, bool slow, CancellationToken cancellationToken)

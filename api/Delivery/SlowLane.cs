@@ -41,6 +41,7 @@ internal sealed class SlowLane
     private int _slowClaimed;
     private int _responsiveClaimed;
     private long _responsiveIdleSince = long.MinValue;
+    private int _turn;
 
     /// <param name="slots">The lane's size while a responsive connection is busy.</param>
     /// <param name="inFlight">The node's slots, all connections together (MaxInFlight).</param>
@@ -126,6 +127,35 @@ internal sealed class SlowLane
         // most the whole batch: capping it at the room keeps the lane from overshooting.
         var room = (ResponsiveBusy ? Slots : _ceiling) - SlowClaimed;
         return room >= _reopenAt ? new LanePlan([], room, slow) : new LanePlan(slow, null, slow);
+    }
+
+    /// <summary>
+    /// The next <paramref name="size"/> of the slow connections waiting for the lane, in turn: each
+    /// call starts where the last one stopped, wrapping around, so every connection gets its turn
+    /// however few rows each claim has room for. All of them when they are no more than that.
+    /// Called from the dispatcher's one claim loop.
+    /// </summary>
+    /// <remarks>
+    /// Why: a lane claim over every slow connection reads each one's due rows. Beside 1,000 slow
+    /// connections that was 23-35 ms on the one writer for 64-128 rows, a few times a second.
+    /// </remarks>
+    public IReadOnlyList<Guid> NextTurn(IReadOnlyList<Guid> waiting, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        if (waiting.Count <= size)
+        {
+            return waiting;
+        }
+
+        var start = _turn % waiting.Count;
+        _turn = (start + size) % waiting.Count;
+        var turn = new List<Guid>(size);
+        for (var i = 0; i < size; i++)
+        {
+            turn.Add(waiting[(start + i) % waiting.Count]);
+        }
+
+        return turn;
     }
 
     /// <summary>The connections slow now.</summary>

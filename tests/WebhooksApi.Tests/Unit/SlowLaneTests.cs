@@ -274,4 +274,45 @@ public sealed class SlowLaneTests
 
         Assert.Equal(0, lane.SlowClaimed);
     }
+
+    [Fact]
+    public void Turns_take_the_waiting_connections_in_order_wrapping_around_so_each_gets_its_turn()
+    {
+        var lane = Lane(4);
+        Guid[] waiting = [.. Enumerable.Range(0, 5).Select(_ => Guid.NewGuid())];
+
+        var first = lane.NextTurn(waiting, 2);
+        var second = lane.NextTurn(waiting, 2);
+        var third = lane.NextTurn(waiting, 2);
+
+        Assert.Equal([waiting[0], waiting[1]], first);
+        Assert.Equal([waiting[2], waiting[3]], second);
+        Assert.Equal([waiting[4], waiting[0]], third);
+        Assert.Equal([waiting[1], waiting[2], waiting[3]], lane.NextTurn(waiting, 3));
+    }
+
+    [Fact]
+    public void A_turn_as_large_as_the_waiting_list_is_the_whole_list_and_leaves_the_next_turn_where_it_was()
+    {
+        var lane = Lane(4);
+        Guid[] waiting = [.. Enumerable.Range(0, 3).Select(_ => Guid.NewGuid())];
+        Assert.Equal([waiting[0]], lane.NextTurn(waiting, 1));
+
+        Assert.Same(waiting, lane.NextTurn(waiting, 3));
+        Assert.Same(waiting, lane.NextTurn(waiting, 10));
+
+        Assert.Equal([waiting[1]], lane.NextTurn(waiting, 1));
+    }
+
+    [Fact]
+    public void A_shorter_waiting_list_than_the_last_turn_expected_still_starts_inside_it()
+    {
+        var lane = Lane(4);
+        Guid[] many = [.. Enumerable.Range(0, 10).Select(_ => Guid.NewGuid())];
+        lane.NextTurn(many, 8);
+        Guid[] fewer = [.. Enumerable.Range(0, 3).Select(_ => Guid.NewGuid())];
+
+        // The turn stood at 8; 8 % 3 = 2.
+        Assert.Equal([fewer[2], fewer[0]], lane.NextTurn(fewer, 2));
+    }
 }

@@ -146,6 +146,36 @@ public abstract class SlowLaneTests<TFixture>(TFixture fixture) : ApiTests<TFixt
         AssertEachArrivedOnce(slowUrl, 33);
     }
 
+    [SkippableFact]
+    public async Task More_slow_connections_than_one_turn_of_the_lane_reads_each_get_their_deliveries_once()
+    {
+        // 36 slow connections: more than a lane claim reads at once (32, see
+        // Dispatcher.ClaimLaneAsync), with room for 28 rows on this node; the claims go round.
+        await using var node = await StartNodeAsync();
+        var open = new OpenRequests();
+        var steps = new List<(string Url, WorkflowStep Step)>();
+        for (var i = 0; i < 36; i++)
+        {
+            var url = SlowEndpoint(open);
+            steps.Add((url, await node.ActiveStepAsync(url, Builders.Connection(url, $"slow {i}").With("maxConcurrency", 2))));
+        }
+
+        // One answer each makes a connection slow (its first answer is its average).
+        await Task.WhenAll(steps.Select(async s =>
+        {
+            var id = (await s.Step.ExecuteAsync(Batch("warm", 1))).GetProperty("items")[0].Id();
+            await Eventually.WaitAsync(() => s.Step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "a warm-up delivery", Long);
+        }));
+
+        await Task.WhenAll(steps.Select(s => s.Step.ExecuteAsync(Batch("slow", 3))));
+
+        foreach (var (url, step) in steps)
+        {
+            await AllSucceededAsync(step, 4);
+            AssertEachArrivedOnce(url, 4);
+        }
+    }
+
     /// <summary>Requests an endpoint has open right now, and the most it had while a condition held.</summary>
     private sealed class OpenRequests
     {
