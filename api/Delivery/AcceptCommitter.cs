@@ -58,17 +58,6 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// <summary>A group stops growing past this many rows, so one commit stays short; a single request may exceed it.</summary>
     internal const int MaxRowsPerCommit = 10_000;
 
-    /// <summary>
-    /// The writer connection's page cache: 64 MiB (SQLite's default is 2 MiB per connection). The
-    /// writer is the one connection that lives long and writes nearly everything, so the index
-    /// pages its inserts and updates touch stay cached between rounds; once a database outgrows
-    /// 2 MiB every one of them was read again from the file. Beside 1,000 slow connections
-    /// (a 150 MB database, a slow lane of 64) the fast connection kept 0.67-0.70 of its solo rate
-    /// without it, 0.73-0.89 with it (issue #8, `fanout`, 4 runs each). It fills only as far as the database is used, and
-    /// is let go when another connection writes (SQLite drops a WAL reader's cache then).
-    /// </summary>
-    private const string WriterCacheSize = "PRAGMA cache_size = -65536;";
-
     private readonly IDbContextFactory<WebhooksDbContext> _dbFactory;
     private readonly ILogger<AcceptCommitter> _logger;
     private readonly Channel<Item>? _queue;
@@ -287,7 +276,6 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             var db = await NewContextAsync(cancellationToken);
             await db.Database.OpenConnectionAsync(cancellationToken);
             RawStatements.KeepPrepared(db.Database.GetDbConnection());
-            await db.Database.ExecuteSqlRawAsync(WriterCacheSize, cancellationToken);
             _writer = db;
             _writerDurable = null;
         }

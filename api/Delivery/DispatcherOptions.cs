@@ -30,9 +30,9 @@ internal sealed class DispatcherOptions
     /// <remarks>
     /// Why a sixteenth: every slow request costs the node what a fast one does (a claim, a result,
     /// an attempt row), so the lane's slots decide what share of a busy node slow endpoints take:
-    /// 64 slots at 200 ms is at most 320 requests/s. With an eighth (128), a fast connection
-    /// beside 1,000 slow ones kept 0.61-0.65 of its solo rate; with 64, 0.73-0.89 (issue #8,
-    /// `fanout`, both with the writer's page cache of AcceptCommitter).
+    /// 64 slots at 200 ms is at most 320 requests/s. A fast connection beside 1,000 slow ones
+    /// kept 0.61-0.63 of its solo rate with an eighth (128; 0.59 once the lane's claims went by
+    /// turns), 0.67-0.70 with 64 and turns (issue #8, `fanout`).
     /// </remarks>
     public int? SlowLaneSlots { get; set; }
 
