@@ -267,13 +267,10 @@ internal sealed class IdempotencyMiddleware(
     /// </summary>
     private IdempotencyClaim AtCommit(string scope, string key, string hash)
     {
-        var now = Microseconds(time.GetUtcNow());
+        var now = WebhooksDbContext.ToStoredPrecision(time.GetUtcNow());
         var id = Ids.New(time);
         return new IdempotencyClaim(id, now, protector, new IdempotencyClaim.AtCommit(scope, key, hash, () => ClaimAsync(id, scope, key, hash, now)));
     }
-
-    /// <summary>Microseconds, the precision both databases store, so a claim's time compares equal when read back.</summary>
-    private static DateTimeOffset Microseconds(DateTimeOffset instant) => instant.AddTicks(-(instant.UtcTicks % TimeSpan.TicksPerMicrosecond));
 
     /// <summary>
     /// Takes the key for this request: a new record, or one left "running" longer than
@@ -285,15 +282,14 @@ internal sealed class IdempotencyMiddleware(
     /// INSERT ... ON CONFLICT DO NOTHING decides who holds a new key. Before, on SQLite, each
     /// keyed request committed its claim on a connection of its own, waiting for the write lock
     /// between the writer's rounds (p50 30-44 ms, p90 up to 300 ms under load for such outside
-    /// writers, issue #8). Its commit
-    /// has no fsync of its own there: the answer that ends the request commits after it with one,
-    /// and the log is written in order, so a claim is never lost while its answer survives.
-    /// Not cancelled with the request: once handed over the claim may commit anyway, and a
-    /// request that stopped waiting for it would leave the key "running" until a takeover; the
-    /// request's own steps after it still stop when the client goes.
+    /// writers, issue #8). Its commit has no fsync of its own there: the answer that ends the
+    /// request commits after it with one, and the log is written in order, so a claim is never
+    /// lost while its answer survives. Not cancelled with the request: once handed over the claim
+    /// may commit anyway, and a request that stopped waiting for it would leave the key "running"
+    /// until a takeover; the request's own steps after it still stop when the client goes.
     /// </remarks>
     private Task<IdempotencyClaim?> ClaimAsync(string scope, string key, string hash) =>
-        ClaimAsync(Ids.New(time), scope, key, hash, Microseconds(time.GetUtcNow()));
+        ClaimAsync(Ids.New(time), scope, key, hash, WebhooksDbContext.ToStoredPrecision(time.GetUtcNow()));
 
     private Task<IdempotencyClaim?> ClaimAsync(Guid id, string scope, string key, string hash, DateTimeOffset now) =>
         writes.InTransactionAsync((db, ct) => TakeAsync(db, id, scope, key, hash, now, ct), CancellationToken.None);

@@ -55,6 +55,12 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     public static DateTimeOffset FromUnixMicroseconds(long microseconds) => new(DateTimeOffset.UnixEpoch.Ticks + (microseconds * TimeSpan.TicksPerMicrosecond), TimeSpan.Zero);
 
     /// <summary>
+    /// A time cut to microseconds, the precision both databases store: a value written with it
+    /// compares equal when read back (an Idempotency-Key claim's time is matched that way).
+    /// </summary>
+    public static DateTimeOffset ToStoredPrecision(DateTimeOffset value) => FromUnixMicroseconds(ToUnixMicroseconds(value));
+
+    /// <summary>
     /// A time as a raw SQL parameter, stored as EF stores it (raw SQL bypasses EF's converters):
     /// microseconds on SQLite, UTC timestamptz on PostgreSQL.
     /// </summary>
