@@ -22,11 +22,8 @@ public sealed class SqliteCheckpointerTests : IDisposable
     [Fact]
     public async Task A_commit_past_the_mark_wakes_the_checkpointer_which_copies_the_log_into_the_database()
     {
-        using var writer = Open();
-        Execute(writer, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB);");
-        using var checkpointer = new SqliteCheckpointer(ConnectionString(), NullLogger<SqliteCheckpointer>.Instance);
-        await checkpointer.StartAsync(CancellationToken.None);
-        await Eventually.WaitAsync(() => SqliteCheckpointer.IsRunningFor(_file), "the checkpointer to serve the file");
+        using var writer = OpenLogged();
+        using var checkpointer = await StartCheckpointerAsync();
 
         WriteLogPastTheMark(writer);
 
@@ -38,11 +35,8 @@ public sealed class SqliteCheckpointerTests : IDisposable
     [Fact]
     public async Task Under_back_to_back_commits_the_log_starts_over_instead_of_growing()
     {
-        using var writer = Open();
-        Execute(writer, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB);");
-        using var checkpointer = new SqliteCheckpointer(ConnectionString(), NullLogger<SqliteCheckpointer>.Instance);
-        await checkpointer.StartAsync(CancellationToken.None);
-        await Eventually.WaitAsync(() => SqliteCheckpointer.IsRunningFor(_file), "the checkpointer to serve the file");
+        using var writer = OpenLogged();
+        using var checkpointer = await StartCheckpointerAsync();
 
         // The writer starts each transaction as soon as the last one committed, as the service's
         // one writer does under load, mostly while the checkpointer is still copying.
@@ -68,8 +62,7 @@ public sealed class SqliteCheckpointerTests : IDisposable
     [Fact]
     public void Without_a_checkpointer_the_committing_connection_checkpoints_as_SQLite_would()
     {
-        using var writer = Open();
-        Execute(writer, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB);");
+        using var writer = OpenLogged();
 
         WriteLogPastTheMark(writer);
 
@@ -89,6 +82,22 @@ public sealed class SqliteCheckpointerTests : IDisposable
     private long DatabaseFileBytes() => new FileInfo(_file).Length;
 
     private string ConnectionString() => new SqliteConnectionStringBuilder { DataSource = _file, Pooling = false }.ToString();
+
+    /// <summary>A connection to a new database in WAL mode with one table.</summary>
+    private SqliteConnection OpenLogged()
+    {
+        var writer = Open();
+        Execute(writer, "PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB);");
+        return writer;
+    }
+
+    private async Task<SqliteCheckpointer> StartCheckpointerAsync()
+    {
+        var checkpointer = new SqliteCheckpointer(ConnectionString(), NullLogger<SqliteCheckpointer>.Instance);
+        await checkpointer.StartAsync(CancellationToken.None);
+        await Eventually.WaitAsync(() => SqliteCheckpointer.IsRunningFor(_file), "the checkpointer to serve the file");
+        return checkpointer;
+    }
 
     /// <summary>A connection as the context opens its connections: busy handler and WAL hook installed.</summary>
     private SqliteConnection Open()

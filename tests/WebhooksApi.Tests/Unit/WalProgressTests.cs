@@ -26,8 +26,7 @@ public sealed class WalProgressTests
     [Fact]
     public void After_a_checkpoint_that_copied_everything_the_next_commit_copies_the_tail_once()
     {
-        _progress.Committed(1_000);
-        _progress.Checkpointed(_progress.Restarts, frames: 1_010, copied: 1_010);
+        CheckpointAfterTheMark(frames: 1_010, copied: 1_010);
 
         Assert.Equal(CheckpointStep.CopyTail, _progress.Committed(1_030));
         Assert.Equal(CheckpointStep.None, _progress.Committed(1_050));
@@ -36,8 +35,7 @@ public sealed class WalProgressTests
     [Fact]
     public void Once_the_log_starts_over_it_counts_from_its_beginning_again()
     {
-        _progress.Committed(1_000);
-        _progress.Checkpointed(_progress.Restarts, frames: 1_010, copied: 1_010);
+        CheckpointAfterTheMark(frames: 1_010, copied: 1_010);
         _progress.Committed(1_030);
 
         // The transaction after the tail found every frame copied: SQLite wrote from the start.
@@ -50,8 +48,7 @@ public sealed class WalProgressTests
     [Fact]
     public void A_log_that_did_not_start_over_is_checkpointed_again_a_mark_later()
     {
-        _progress.Committed(1_000);
-        _progress.Checkpointed(_progress.Restarts, frames: 1_000, copied: 1_000);
+        CheckpointAfterTheMark(frames: 1_000, copied: 1_000);
         Assert.Equal(CheckpointStep.CopyTail, _progress.Committed(1_040));
 
         // A reader held frames of the old log: SQLite appended instead of starting over.
@@ -64,8 +61,7 @@ public sealed class WalProgressTests
     [Fact]
     public void A_checkpoint_readers_kept_from_copying_everything_is_tried_again_a_mark_later_without_a_tail()
     {
-        _progress.Committed(1_000);
-        _progress.Checkpointed(_progress.Restarts, frames: 1_000, copied: 400);
+        CheckpointAfterTheMark(frames: 1_000, copied: 400);
 
         // Not at every commit: each would copy next to nothing, with an fsync.
         Assert.Equal(CheckpointStep.None, _progress.Committed(1_010));
@@ -85,5 +81,12 @@ public sealed class WalProgressTests
         // Neither a tail for the new log nor a mark moved past it.
         Assert.Equal(CheckpointStep.None, _progress.Committed(30));
         Assert.Equal(CheckpointStep.Wake, _progress.Committed(1_000));
+    }
+
+    /// <summary>A commit reaches the mark, and the checkpoint it woke finds <paramref name="frames"/> and copies <paramref name="copied"/>.</summary>
+    private void CheckpointAfterTheMark(long frames, long copied)
+    {
+        Assert.Equal(CheckpointStep.Wake, _progress.Committed(1_000));
+        _progress.Checkpointed(_progress.Restarts, frames, copied);
     }
 }
