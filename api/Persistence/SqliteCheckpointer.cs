@@ -21,11 +21,12 @@ namespace WebhooksApi.Persistence;
 /// while the checkpointer is still copying, so the log seldom started over (it reached ~9,800
 /// frames, 40 MB, in the latency benchmark), and every commit past the mark woke a checkpoint of
 /// the few frames since the last one, each with an fsync of the database file (~200 a second in
-/// the latency benchmark, a thread-pool thread blocked 58% of the time). Now (<see cref="WalProgress"/>) the checkpointer is woken once
-/// per <see cref="DuePages"/> new frames, and after a checkpoint that copied everything the next
-/// commit copies the frames committed meanwhile inline (a few, where SQLite's own checkpoint would
-/// copy 1,000 there): the transaction after it starts the log over. Latency benchmark, 30 s at
-/// 1,000 executions/s: 4,682-7,717 checkpoints -> 631-662; API p99 25.3 / 28.5 -> 20.8 / 19.0 ms.
+/// the latency benchmark, a thread-pool thread blocked 58% of the time). Now
+/// (<see cref="WalProgress"/>) the checkpointer is woken once per <see cref="DuePages"/> new
+/// frames, and after a checkpoint that copied everything the next commit copies the frames
+/// committed meanwhile inline (a few, where SQLite's own checkpoint would copy 1,000 there): the
+/// transaction after it starts the log over. Latency benchmark, 30 s at 1,000 executions/s:
+/// 4,682-7,717 checkpoints -> 631-662; API p99 25.3 / 28.5 -> 20.8 / 19.0 ms.
 /// </para>
 /// <para>
 /// What it keeps: the log stays about <see cref="DuePages"/> frames long; if a reader still holds
@@ -52,7 +53,7 @@ internal sealed partial class SqliteCheckpointer(string connectionString, ILogge
     /// <summary>Checkpoints this instance has run (tests and diagnostics).</summary>
     public long Checkpoints => Interlocked.Read(ref _checkpoints);
 
-    /// <summary>Commits that copied the last frames inline after a checkpoint, so the log could start over (tests and diagnostics).</summary>
+    /// <summary>Commits that copied the last frames inline after a checkpoint, so the log could start over (diagnostics).</summary>
     public long Tails => Interlocked.Read(ref _tails);
 
     /// <summary>Times the log was seen to start over from its beginning (tests and diagnostics).</summary>
