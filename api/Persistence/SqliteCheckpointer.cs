@@ -48,13 +48,9 @@ internal sealed partial class SqliteCheckpointer(string connectionString, ILogge
     private readonly SemaphoreSlim _due = new(0, 1);
     private readonly WalProgress _progress = new(DuePages);
     private long _checkpoints;
-    private long _tails;
 
     /// <summary>Checkpoints this instance has run (tests and diagnostics).</summary>
     public long Checkpoints => Interlocked.Read(ref _checkpoints);
-
-    /// <summary>Commits that copied the last frames inline after a checkpoint, so the log could start over (diagnostics).</summary>
-    public long Tails => Interlocked.Read(ref _tails);
 
     /// <summary>Times the log was seen to start over from its beginning (tests and diagnostics).</summary>
     public long Restarts => _progress.Restarts;
@@ -133,7 +129,6 @@ internal sealed partial class SqliteCheckpointer(string connectionString, ILogge
                 break;
             case CheckpointStep.CopyTail:
                 _ = Hook.Checkpoint(database, schema);
-                Interlocked.Increment(ref _tails);
                 break;
         }
     }
