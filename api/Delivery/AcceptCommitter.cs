@@ -32,15 +32,19 @@ internal sealed class AcceptsClosedException() : InvalidOperationException("The 
 /// everything waiting in ONE transaction (one fsync) and then completes every caller.
 /// </para>
 /// <para>
-/// What it guarantees: durability is unchanged (accept groups commit with synchronous=FULL, an fsync of the log):
-/// <see cref="CommitAsync"/> returns only after the transaction holding the caller's rows has
-/// committed, so a 202 is never sent for rows that a kill -9 could still lose. A caller's rows and
-/// its Idempotency-Key answer commit together or not at all. One request's failure is its own: a
-/// key another request took over writes nothing of that request (its caller gets the 409 as
-/// before); rows that fail to insert roll the group back, and the group is written again with a
-/// SAVEPOINT per request, so only the failing request's caller gets the error. If the transaction
-/// itself fails (database busy, disk error) every caller in the group gets the error and nothing
-/// was written.
+/// What it guarantees: <see cref="CommitAsync"/> returns only after the transaction holding the
+/// caller's rows has committed and the log holding it is synced to disk, so a 202 is never sent
+/// for rows that a kill -9 or a power cut could still lose. On the writer's connection the group
+/// commits at synchronous=NORMAL and <see cref="SqliteLogSync"/> answers it after an fdatasync of
+/// the log on a thread of its own, while the writer goes on with its next round; elsewhere (no
+/// WAL, a sync that failed once) a group commits at synchronous=FULL, SQLite's own fsync. A
+/// caller's rows and its Idempotency-Key answer commit together or not at all. One request's
+/// failure is its own: a key another request took over writes nothing of that request (its
+/// caller gets the 409 as before); rows that fail to insert roll the group back, and the group is
+/// written again with a SAVEPOINT per request, so only the failing request's caller gets the
+/// error. If the transaction itself fails (database busy, disk error) every caller in the group
+/// gets the error and nothing was written; if only the log's sync fails, every caller gets the
+/// error (a 500) and what committed stays, as with a commit whose own fsync failed.
 /// On disposal (after the host has stopped serving requests) what is queued is still written
 /// before the loop ends; a call after that throws <see cref="AcceptsClosedException"/> (a 503),
 /// never a silent drop.
@@ -65,6 +69,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private Thread? _writerThread;
     private WebhooksDbContext? _writer;
     private bool? _writerDurable;
+    private volatile SqliteLogSync? _logSync;
     private long _commits;
     private long _requests;
     private long _queued;
@@ -87,7 +92,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// <summary>Executions calls whose rows those transactions committed.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
-    /// <summary>Calls handed to the writer loop and not yet answered (SQLite).</summary>
+    /// <summary>Calls handed to the writer loop and not yet committed (SQLite).</summary>
     public long Queued => Interlocked.Read(ref _queued);
 
     /// <summary>
@@ -135,7 +140,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// wall time, 54-62 ms a claim), and each connection read again the pages the others changed.
     /// <para>
     /// The work's transaction commits with synchronous=NORMAL: no fsync of its own; it reaches
-    /// the disk with the next accept group's fsync (the log is written in order) or checkpoint.
+    /// the disk with the next sync of the log after an accept group (the log is written in order)
+    /// or a checkpoint.
     /// What a power cut can lose is delivery progress only (a claim, a result, its attempt row):
     /// the rows go back to pending when their lease runs out and are sent again, which
     /// at-least-once allows. An accept is never committed that way.
@@ -169,12 +175,26 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         return result;
     }
 
+    /// <summary>The writer's log sync (SQLite in WAL mode, once the writer has opened its connection; tests and diagnostics).</summary>
+    internal SqliteLogSync? LogSync => _logSync;
+
+    /// <summary>
+    /// Completes once every accept committed before the call is on disk: at once on PostgreSQL
+    /// and whenever accepts commit with their own fsync. What reads an accept's own writes to
+    /// answer for it (a replayed Idempotency-Key answer) waits for this first.
+    /// </summary>
+    public Task DurableAsync() => _logSync?.DurableAsync() ?? Task.CompletedTask;
+
     public async ValueTask DisposeAsync()
     {
-        // Everything queued before this point is written by the loop before it ends.
+        // Everything queued before this point is written by the loop (and synced) before it ends.
         _closed = true;
         _queue?.Writer.TryComplete();
         await _loop;
+        if (_logSync is not null)
+        {
+            await _logSync.DisposeAsync();
+        }
     }
 
     private async Task<AcceptOutcome> CommitAloneAsync(IReadOnlyList<WebhookDelivery> rows, IdempotentAnswer? answer, CancellationToken cancellationToken)
@@ -271,15 +291,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             return new ContextLease(await NewContextAsync(cancellationToken), Owned: true);
         }
 
-        if (_writer is null)
-        {
-            var db = await NewContextAsync(cancellationToken);
-            await db.Database.OpenConnectionAsync(cancellationToken);
-            RawStatements.KeepPrepared(db.Database.GetDbConnection());
-            _writer = db;
-            _writerDurable = null;
-        }
-
+        _writer ??= await OpenWriterAsync(cancellationToken);
         if (_writerDurable != durable)
         {
             await _writer.Database.ExecuteSqlRawAsync(durable ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;", cancellationToken);
@@ -288,6 +300,47 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
         _writer.ChangeTracker.Clear();
         return new ContextLease(_writer, Owned: false);
+    }
+
+    private async Task<WebhooksDbContext> OpenWriterAsync(CancellationToken cancellationToken)
+    {
+        var db = await NewContextAsync(cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        var connection = db.Database.GetDbConnection();
+        RawStatements.KeepPrepared(connection);
+        _writerDurable = null;
+        if (_logSync is not null)
+        {
+            _logSync.Reopen();
+        }
+        else if (SqliteCheckpointer.Hook.FileOf((Microsoft.Data.Sqlite.SqliteConnection)connection) is { Length: > 0 } file && await IsWalAsync(connection, cancellationToken))
+        {
+            _logSync = new SqliteLogSync(file, _logger);
+        }
+
+        return db;
+    }
+
+    private static async Task<bool> IsWalAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        return await command.ExecuteScalarAsync(cancellationToken) is string mode && mode.Equals("wal", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The log sync that answers this group's accepts after their commit, or null when their
+    /// commit must sync on its own (not the writer's thread, no WAL, a sync that failed once).
+    /// </summary>
+    private async Task<SqliteLogSync?> SyncAfterAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
+    {
+        if (Thread.CurrentThread != _writerThread || !group.Any(i => i is Pending))
+        {
+            return null;
+        }
+
+        _writer ??= await OpenWriterAsync(cancellationToken);
+        return _logSync is { Failed: false } sync ? sync : null;
     }
 
     /// <summary>The writer's context stops being used after a failure: its connection may be what failed.</summary>
@@ -305,14 +358,21 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         public ValueTask DisposeAsync() => Owned ? Db.DisposeAsync() : ValueTask.CompletedTask;
     }
 
-    /// <summary>Commits the group and completes every request and work in it.</summary>
+    /// <summary>
+    /// Commits the group and completes every request and work in it. Accepts on the writer's
+    /// connection commit at synchronous=NORMAL and are answered after the log's next sync
+    /// (<see cref="SqliteLogSync"/>), while the writer goes on; elsewhere they commit at FULL.
+    /// </summary>
     private async Task WriteAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
+        SqliteLogSync? sync = null;
         try
         {
-            if (!await TryWriteTogetherAsync(group, cancellationToken))
+            sync = await SyncAfterAsync(group, cancellationToken);
+            var durable = sync is null && group.Any(i => i is Pending);
+            if (!await TryWriteTogetherAsync(group, durable, cancellationToken))
             {
-                await WriteIsolatedAsync(group, cancellationToken);
+                await WriteIsolatedAsync(group, durable, cancellationToken);
             }
         }
         catch (Exception e)
@@ -327,10 +387,30 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             return;
         }
 
-        foreach (var item in group)
+        if (sync is null)
         {
-            item.Complete();
+            foreach (var item in group)
+            {
+                item.Complete();
+            }
+
+            return;
         }
+
+        sync.After(error =>
+        {
+            foreach (var item in group)
+            {
+                if (error is null)
+                {
+                    item.Complete();
+                }
+                else
+                {
+                    item.Unconfirmed(error);
+                }
+            }
+        });
     }
 
     /// <summary>
@@ -339,9 +419,9 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// the transaction is rolled back and the group is written again request by request, so the
     /// failure can be pinned on its own request.
     /// </summary>
-    private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
+    private async Task<bool> TryWriteTogetherAsync(IReadOnlyList<Item> group, bool durable, CancellationToken cancellationToken)
     {
-        await using var lease = await ContextAsync(group.Any(i => i is Pending), cancellationToken);
+        await using var lease = await ContextAsync(durable, cancellationToken);
         var db = lease.Db;
         if (group is [Pending { Answer: null } alone])
         {
@@ -405,9 +485,9 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     }
 
     /// <summary>One transaction, a savepoint per request and per work: a request whose rows fail is rolled back alone.</summary>
-    private async Task WriteIsolatedAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
+    private async Task WriteIsolatedAsync(IReadOnlyList<Item> group, bool durable, CancellationToken cancellationToken)
     {
-        await using var lease = await ContextAsync(group.Any(i => i is Pending), cancellationToken);
+        await using var lease = await ContextAsync(durable, cancellationToken);
         var db = lease.Db;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var committed = 0;
@@ -512,6 +592,12 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
         /// <summary>The group failed as a whole: nothing of it committed.</summary>
         public abstract void Fail(Exception e);
+
+        /// <summary>
+        /// The group committed but the log's sync failed: the caller gets the error, yet what was
+        /// written stays (a key's answer with its rows), as a commit that failed in its own fsync.
+        /// </summary>
+        public abstract void Unconfirmed(Exception e);
     }
 
     private sealed class Pending(IReadOnlyList<WebhookDelivery> rows, IdempotentAnswer? answer) : Item
@@ -545,6 +631,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             Answer?.Claim.RolledBack();
             Done.TrySetException(e);
         }
+
+        public override void Unconfirmed(Exception e) => Done.TrySetException(e);
     }
 
     private abstract class Work : Item
@@ -581,5 +669,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         }
 
         public override void Fail(Exception e) => Done.TrySetException(e);
+
+        public override void Unconfirmed(Exception e) => Done.TrySetException(e);
     }
 }

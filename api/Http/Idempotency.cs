@@ -211,7 +211,7 @@ internal sealed class IdempotencyMiddleware(
             : await ClaimAsync(scope, key, hash);
         if (claim is null)
         {
-            await ReplayAsync(context, db, scope, key, hash, protector);
+            await ReplayAsync(context, db, scope, key, hash, protector, writes);
             return;
         }
 
@@ -252,7 +252,7 @@ internal sealed class IdempotencyMiddleware(
             // Nothing of this request was written (its endpoint wrote its rows with the answer,
             // which the key's record refused): the request that holds the key answers for both.
             context.Response.Clear();
-            await ReplayAsync(context, db, scope, key, hash, protector);
+            await ReplayAsync(context, db, scope, key, hash, protector, writes);
             return;
         }
 
@@ -327,7 +327,7 @@ internal sealed class IdempotencyMiddleware(
         return null;
     }
 
-    private static async Task ReplayAsync(HttpContext context, WebhooksDbContext db, string scope, string key, string hash, SecretProtector protector)
+    private static async Task ReplayAsync(HttpContext context, WebhooksDbContext db, string scope, string key, string hash, SecretProtector protector, AcceptCommitter writes)
     {
         var record = await db.IdempotencyRecords.AsNoTracking().FirstOrDefaultAsync(r => r.Scope == scope && r.Key == key, context.RequestAborted);
         if (record is null)
@@ -351,6 +351,9 @@ internal sealed class IdempotencyMiddleware(
             return;
         }
 
+        // The answer may have committed moments ago with its accept, which is answered only once
+        // the log is synced (AcceptCommitter.DurableAsync): its replay promises no more than it.
+        await writes.DurableAsync().WaitAsync(context.RequestAborted);
         context.Response.StatusCode = record.StatusCode;
         context.Response.Headers[IdempotencyExtensions.ReplayedHeaderName] = "true";
         if (record.ContentType is not null)

@@ -436,6 +436,122 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         }
     }
 
+    [Fact]
+    public async Task An_accept_commits_at_once_but_its_caller_is_answered_only_after_the_log_is_synced()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        await step.ExecuteAsync(EngineBuilders.Contact("opens-the-writer"));
+        var sync = Assert.IsType<SqliteLogSync>(Committer.LogSync);
+        var commits = Committer.Commits;
+
+        using var held = new HeldSync(sync);
+        var accept = Committer.CommitAsync([Row(Guid.Parse(account.Id), Guid.Parse(step.ConnectionId), Guid.Parse(step.StepId), "waits-for-the-sync")], null, CancellationToken.None);
+        Assert.True(await held.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "a sync of the log to begin");
+        // A write of the writer's queued after the accept: once it has committed, the accept's
+        // round is long over. Its rows are visible, its caller still waits for the disk.
+        await Committer.InTransactionAsync((_, _) => Task.FromResult(0), CancellationToken.None);
+
+        Assert.Equal(commits + 1, Committer.Commits);
+        Assert.Equal(2, await CountDeliveriesAsync(step));
+        Assert.False(accept.IsCompleted);
+        var syncs = sync.Syncs;
+        held.Release();
+
+        Assert.Equal(AcceptOutcome.Committed, await accept);
+        Assert.True(sync.Syncs > syncs);
+    }
+
+    [Fact]
+    public async Task A_repeated_key_replays_its_answer_only_once_the_first_request_is_synced()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        await step.ExecuteAsync(EngineBuilders.Contact("opens-the-writer"));
+        var sync = Assert.IsType<SqliteLogSync>(Committer.LogSync);
+        var body = EngineBuilders.Contact("keyed-sync");
+
+        using var held = new HeldSync(sync);
+        var first = SendKeyedAsync(step, "k-sync", body);
+        Assert.True(await held.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "a sync of the log to begin");
+        var repeat = SendKeyedAsync(step, "k-sync", body);
+        // The first request's commit and the repeat's wait for the same log, not yet synced.
+        await Eventually.WaitAsync(() => sync.Unsynced == 2, "the repeat waiting for the first request's sync");
+
+        Assert.False(first.IsCompleted);
+        Assert.False(repeat.IsCompleted);
+        held.Release();
+
+        var answer = await (await first).ReadJsonAsync(HttpStatusCode.Accepted);
+        var replayed = await repeat;
+        Assert.True(replayed.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(answer.GetRawText(), (await replayed.ReadJsonAsync(HttpStatusCode.Accepted)).GetRawText());
+        Assert.Equal(2, await CountDeliveriesAsync(step));
+    }
+
+    [Fact]
+    public async Task A_failed_log_sync_fails_its_callers_and_later_accepts_commit_with_a_sync_of_their_own()
+    {
+        // A node of its own: after a failed sync its writer syncs every commit for good.
+        await using var node = await PrivateNode.StartAsync(Fixture);
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url));
+        await step.ExecuteAsync(EngineBuilders.Contact("before"));
+        var committer = node.Factory.Services.GetRequiredService<AcceptCommitter>();
+        var sync = Assert.IsType<SqliteLogSync>(committer.LogSync);
+        var failures = 1;
+        sync.BeforeSync = () =>
+        {
+            if (Interlocked.Exchange(ref failures, 0) == 1)
+            {
+                throw new IOException("simulated: the disk refused the sync");
+            }
+        };
+
+        var failed = await step.Admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact("during"));
+        await failed.AssertProblemAsync(HttpStatusCode.InternalServerError);
+        Assert.True(sync.Failed);
+        var syncs = sync.Syncs;
+
+        await step.ExecuteAsync(EngineBuilders.Contact("after"));
+        Assert.Equal(syncs, sync.Syncs);
+        // The failed call's rows committed (only their sync failed), as with a commit whose own fsync fails: nothing is lost or doubled.
+        await Eventually.WaitAsync(() => Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("\"workflow.execution\"", StringComparison.Ordinal)) == 3, "the three executions at the receiver");
+    }
+
+    /// <summary>Holds the log's syncs (each waits on the syncer's thread) until released or disposed.</summary>
+    private sealed class HeldSync : IDisposable
+    {
+        private readonly SqliteLogSync _sync;
+        private readonly ManualResetEventSlim _release = new(false);
+
+        public HeldSync(SqliteLogSync sync)
+        {
+            _sync = sync;
+            sync.BeforeSync = () =>
+            {
+                Entered.Release();
+                _release.Wait();
+            };
+        }
+
+        /// <summary>Released each time a sync begins.</summary>
+        public SemaphoreSlim Entered { get; } = new(0);
+
+        public void Release()
+        {
+            _sync.BeforeSync = null;
+            _release.Set();
+        }
+
+        public void Dispose()
+        {
+            Release();
+            _release.Dispose();
+            Entered.Dispose();
+        }
+    }
+
     private static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId)
     {
         var now = DateTimeOffset.UtcNow;
