@@ -34,12 +34,7 @@ public sealed class SqliteLogSyncTests : IAsyncLifetime
     [Fact]
     public async Task What_is_handed_over_during_a_sync_waits_for_the_next_one()
     {
-        _release.Reset();
-        var first = Waiter();
-        _sync.After(first.Synced);
-        await _entered.WaitAsync();
-        var second = Waiter();
-        _sync.After(second.Synced);
+        var (first, second) = await OneSyncingAndOneWaitingAsync();
 
         Assert.False(first.Done.Task.IsCompleted);
         Assert.Equal(2, _sync.Unsynced);
@@ -112,12 +107,7 @@ public sealed class SqliteLogSyncTests : IAsyncLifetime
     [Fact]
     public async Task Disposing_syncs_what_still_waits_and_refuses_what_comes_after()
     {
-        _release.Reset();
-        var first = Waiter();
-        _sync.After(first.Synced);
-        await _entered.WaitAsync();
-        var second = Waiter();
-        _sync.After(second.Synced);
+        var (first, second) = await OneSyncingAndOneWaitingAsync();
 
         var disposed = _sync.DisposeAsync().AsTask();
         Assert.False(disposed.IsCompleted);
@@ -136,6 +126,18 @@ public sealed class SqliteLogSyncTests : IAsyncLifetime
         _entered.Dispose();
         _release.Dispose();
         File.Delete(_database + "-wal");
+    }
+
+    /// <summary>A commit whose sync is held as it begins, and one handed over during that sync.</summary>
+    private async Task<((TaskCompletionSource<Exception?> Done, Action<Exception?> Synced) First, (TaskCompletionSource<Exception?> Done, Action<Exception?> Synced) Second)> OneSyncingAndOneWaitingAsync()
+    {
+        _release.Reset();
+        var first = Waiter();
+        _sync.After(first.Synced);
+        await _entered.WaitAsync();
+        var second = Waiter();
+        _sync.After(second.Synced);
+        return (first, second);
     }
 
     private static (TaskCompletionSource<Exception?> Done, Action<Exception?> Synced) Waiter()

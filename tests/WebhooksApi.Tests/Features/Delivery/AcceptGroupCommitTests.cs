@@ -439,10 +439,7 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
     [Fact]
     public async Task An_accept_commits_at_once_but_its_caller_is_answered_only_after_the_log_is_synced()
     {
-        var account = await NewAccountAsync();
-        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
-        await step.ExecuteAsync(EngineBuilders.Contact("opens-the-writer"));
-        var sync = Assert.IsType<SqliteLogSync>(Committer.LogSync);
+        var (account, step, sync) = await StepAndLogSyncAsync();
         var commits = Committer.Commits;
 
         using var held = new HeldSync(sync);
@@ -465,10 +462,7 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
     [Fact]
     public async Task A_repeated_key_replays_its_answer_only_once_the_first_request_is_synced()
     {
-        var account = await NewAccountAsync();
-        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
-        await step.ExecuteAsync(EngineBuilders.Contact("opens-the-writer"));
-        var sync = Assert.IsType<SqliteLogSync>(Committer.LogSync);
+        var (_, step, sync) = await StepAndLogSyncAsync();
         var body = EngineBuilders.Contact("keyed-sync");
 
         using var held = new HeldSync(sync);
@@ -517,6 +511,15 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         Assert.Equal(syncs, sync.Syncs);
         // The failed call's rows committed (only their sync failed), as with a commit whose own fsync fails: nothing is lost or doubled.
         await Eventually.WaitAsync(() => Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("\"workflow.execution\"", StringComparison.Ordinal)) == 3, "the three executions at the receiver");
+    }
+
+    /// <summary>A step whose connection is not active (nothing is sent) and the writer's log sync, opened by an execution.</summary>
+    private async Task<(TestAccount Account, WorkflowStep Step, SqliteLogSync Sync)> StepAndLogSyncAsync()
+    {
+        var account = await NewAccountAsync();
+        var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
+        await step.ExecuteAsync(EngineBuilders.Contact("opens-the-writer"));
+        return (account, step, Assert.IsType<SqliteLogSync>(Committer.LogSync));
     }
 
     /// <summary>Holds the log's syncs (each waits on the syncer's thread) until released or disposed.</summary>
