@@ -329,12 +329,12 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The log sync that answers this group's accepts after their commit, or null when their
-    /// commit must sync on its own (not the writer's thread, no WAL, a sync that failed once).
+    /// The log sync that answers a group's accepts after their commit, or null when there are none
+    /// or their commit must sync on its own (not the writer's thread, no WAL, a sync that failed once).
     /// </summary>
-    private async Task<SqliteLogSync?> SyncAfterAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
+    private async Task<SqliteLogSync?> SyncAfterAsync(bool accepts, CancellationToken cancellationToken)
     {
-        if (Thread.CurrentThread != _writerThread || !group.Any(i => i is Pending))
+        if (Thread.CurrentThread != _writerThread || !accepts)
         {
             return null;
         }
@@ -365,11 +365,12 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// </summary>
     private async Task WriteAsync(IReadOnlyList<Item> group, CancellationToken cancellationToken)
     {
+        var accepts = group.Any(i => i is Pending);
         SqliteLogSync? sync = null;
         try
         {
-            sync = await SyncAfterAsync(group, cancellationToken);
-            var durable = sync is null && group.Any(i => i is Pending);
+            sync = await SyncAfterAsync(accepts, cancellationToken);
+            var durable = sync is null && accepts;
             if (!await TryWriteTogetherAsync(group, durable, cancellationToken))
             {
                 await WriteIsolatedAsync(group, durable, cancellationToken);

@@ -37,7 +37,6 @@ internal sealed partial class SqliteLogSync : IAsyncDisposable
     private readonly string _logFile;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<Action<Exception?>> _waiting = [];
     private FileStream? _log;
@@ -53,8 +52,7 @@ internal sealed partial class SqliteLogSync : IAsyncDisposable
     {
         _logFile = databaseFile + "-wal";
         _logger = logger;
-        _thread = new Thread(Run) { IsBackground = true, Name = "SQLite log sync" };
-        _thread.Start();
+        new Thread(Run) { IsBackground = true, Name = "SQLite log sync" }.Start();
     }
 
     /// <summary>Syncs of the log done (tests and diagnostics).</summary>
