@@ -22,6 +22,7 @@ internal sealed partial class Dispatcher(
     DeliverySignals signals,
     ConnectionLimiters limiters,
     AcceptCommitter writes,
+    HotQueries reads,
     TimeProvider time,
     IOptions<DispatcherOptions> options,
     ILogger<Dispatcher> logger) : BackgroundService
@@ -204,11 +205,11 @@ internal sealed partial class Dispatcher(
             return 1;
         }
 
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
         if (now >= _nextRecovery)
         {
             // Once a poll interval, not every claim: the statement takes SQLite's one write lock
             // even when no lease has expired, and claims run hundreds of times a second under load.
+            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
             await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
             _nextRecovery = now + _options.PollInterval;
         }
@@ -232,7 +233,7 @@ internal sealed partial class Dispatcher(
             // all, capped at the lane's room, read up to that many rows from every connection:
             // beside 1,000 slow connections a claim for 56 rows took 143 ms on the one writer
             // (every accept and result write waited), and the fast connection got a share of 56.
-            var responsive = await ClaimAsync(db, now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
+            var responsive = await ClaimAsync(now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
             var waiting = lane.Slow.Except(saturated).ToList();
             var laneBatch = Math.Min(room, free - responsive.Count);
             var slowRows = waiting.Count == 0 || laneBatch <= 0
@@ -242,7 +243,7 @@ internal sealed partial class Dispatcher(
         }
         else
         {
-            claimed = await ClaimAsync(db, now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, cancellationToken);
+            claimed = await ClaimAsync(now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, cancellationToken);
         }
 
         if (claimed.Count == 0)
@@ -259,27 +260,19 @@ internal sealed partial class Dispatcher(
         try
         {
             var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
-            // Each connection with its account's name (a delivery's account is its connection's): one statement, not two.
-            var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id))
-                .Join(db.Accounts, c => c.AccountId, a => a.Id, (c, a) => new { Connection = c, Account = a.Name })
-                .ToDictionaryAsync(o => o.Connection.Id, cancellationToken);
-            var authIds = connections.Values.Select(o => o.Connection).Where(c => c.AuthConnectorId != null).Select(c => c.AuthConnectorId!.Value).Distinct().ToList();
-            // No statement for a lookup with nothing to look up (most connections have no auth
-            // connector): on PostgreSQL each is a round trip, and at low load claims are small.
-            var auths = authIds.Count == 0 ? [] : await db.AuthConnectors.AsNoTracking().Where(a => authIds.Contains(a.Id)).ToDictionaryAsync(a => a.Id, cancellationToken);
-            var stepIds = claimed.Where(d => d.WorkflowWebhookId != null).Select(d => d.WorkflowWebhookId!.Value).Distinct().ToList();
-            var steps = stepIds.Count == 0 ? [] : await db.WorkflowWebhooks.AsNoTracking().Where(w => stepIds.Contains(w.Id)).ToDictionaryAsync(w => w.Id, cancellationToken);
+            var stepIds = claimed.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct().ToList();
+            var targets = await reads.SendTargetsAsync(dbFactory, connectionIds, stepIds, cancellationToken);
 
             foreach (var delivery in claimed)
             {
                 await _slots.WaitAsync(cancellationToken);
-                var owned = connections[delivery.ConnectionId];
+                var owned = targets.Connections[delivery.ConnectionId];
                 var connection = owned.Connection;
-                var auth = connection.AuthConnectorId is { } authId ? auths.GetValueOrDefault(authId) : null;
-                var step = delivery.WorkflowWebhookId is { } stepId ? steps.GetValueOrDefault(stepId) : null;
+                var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
+                var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
                 _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
                 var slow = _lane.Claimed(connection.Id);
-                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.Account, slow, _sendToken), CancellationToken.None);
+                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
             }
         }
         catch (Exception)
@@ -301,10 +294,16 @@ internal sealed partial class Dispatcher(
     /// One claim: on SQLite in the writer's next round (see AcceptCommitter.InTransactionAsync);
     /// on PostgreSQL one statement on its own, as several nodes claim side by side.
     /// </summary>
-    private async Task<List<WebhookDelivery>> ClaimAsync(WebhooksDbContext db, DateTimeOffset now, int batch, int queue, List<Guid> excluded, CancellationToken cancellationToken) =>
-        writes.Groups
-            ? await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), cancellationToken)
-            : await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, excluded, cancellationToken);
+    private async Task<List<WebhookDelivery>> ClaimAsync(DateTimeOffset now, int batch, int queue, List<Guid> excluded, CancellationToken cancellationToken)
+    {
+        if (writes.Groups)
+        {
+            return await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), cancellationToken);
+        }
+
+        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+        return await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, excluded, cancellationToken);
+    }
 
     /// <summary>
     /// The slow lane's claim (SQLite, in the writer's round): slow connections a turn at a time
