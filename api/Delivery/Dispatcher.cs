@@ -205,12 +205,15 @@ internal sealed partial class Dispatcher(
             return 1;
         }
 
+        // PostgreSQL: the claim and the reads after it on one context. SQLite: the claim runs in
+        // the writer's round and the reads on prepared statements (HotQueries), so no context.
+        await using var db = writes.Groups ? null : await dbFactory.CreateDbContextAsync(cancellationToken);
         if (now >= _nextRecovery)
         {
             // Once a poll interval, not every claim: the statement takes SQLite's one write lock
             // even when no lease has expired, and claims run hundreds of times a second under load.
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-            await DeliveryStore.RecoverExpiredAsync(db, now, cancellationToken);
+            await using var recovery = await dbFactory.CreateDbContextAsync(cancellationToken);
+            await DeliveryStore.RecoverExpiredAsync(recovery, now, cancellationToken);
             _nextRecovery = now + _options.PollInterval;
         }
 
@@ -233,7 +236,7 @@ internal sealed partial class Dispatcher(
             // all, capped at the lane's room, read up to that many rows from every connection:
             // beside 1,000 slow connections a claim for 56 rows took 143 ms on the one writer
             // (every accept and result write waited), and the fast connection got a share of 56.
-            var responsive = await ClaimAsync(now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
+            var responsive = await ClaimAsync(db, now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
             var waiting = lane.Slow.Except(saturated).ToList();
             var laneBatch = Math.Min(room, free - responsive.Count);
             var slowRows = waiting.Count == 0 || laneBatch <= 0
@@ -243,7 +246,7 @@ internal sealed partial class Dispatcher(
         }
         else
         {
-            claimed = await ClaimAsync(now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, cancellationToken);
+            claimed = await ClaimAsync(db, now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, cancellationToken);
         }
 
         if (claimed.Count == 0)
@@ -261,7 +264,7 @@ internal sealed partial class Dispatcher(
         {
             var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
             var stepIds = claimed.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct().ToList();
-            var targets = await reads.SendTargetsAsync(dbFactory, connectionIds, stepIds, cancellationToken);
+            var targets = await reads.SendTargetsAsync(db, connectionIds, stepIds, cancellationToken);
 
             foreach (var delivery in claimed)
             {
@@ -294,16 +297,11 @@ internal sealed partial class Dispatcher(
     /// One claim: on SQLite in the writer's next round (see AcceptCommitter.InTransactionAsync);
     /// on PostgreSQL one statement on its own, as several nodes claim side by side.
     /// </summary>
-    private async Task<List<WebhookDelivery>> ClaimAsync(DateTimeOffset now, int batch, int queue, List<Guid> excluded, CancellationToken cancellationToken)
-    {
-        if (writes.Groups)
-        {
-            return await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), cancellationToken);
-        }
-
-        await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
-        return await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, excluded, cancellationToken);
-    }
+    /// <param name="db">The claim's context when it does not run in the writer's round (null when it does).</param>
+    private async Task<List<WebhookDelivery>> ClaimAsync(WebhooksDbContext? db, DateTimeOffset now, int batch, int queue, List<Guid> excluded, CancellationToken cancellationToken) =>
+        db is null
+            ? await writes.InTransactionAsync((w, ct) => DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), cancellationToken)
+            : await DeliveryStore.ClaimAsync(db, now, _options.Lease, batch, queue, excluded, cancellationToken);
 
     /// <summary>
     /// The slow lane's claim (SQLite, in the writer's round): slow connections a turn at a time

@@ -69,6 +69,7 @@ internal sealed class HotQueries : IDisposable
     private static long _executed;
 
     private readonly string? _sqlite;
+    private readonly IDbContextFactory<WebhooksDbContext> _dbFactory;
     private readonly int _keep = Math.Max(4, Environment.ProcessorCount * 2);
     private readonly ConcurrentQueue<PreparedReader> _idle = new();
     private volatile bool _disposed;
@@ -97,7 +98,12 @@ internal sealed class HotQueries : IDisposable
             db.IdempotencyRecords.Any(r => r.Scope == scope && r.Key == key));
 
     /// <param name="sqliteConnectionString">The SQLite database's connection string; null on PostgreSQL.</param>
-    public HotQueries(string? sqliteConnectionString) => _sqlite = sqliteConnectionString;
+    /// <param name="dbFactory">For EF's model, from which the dispatcher's reads take their columns (SQLite).</param>
+    public HotQueries(string? sqliteConnectionString, IDbContextFactory<WebhooksDbContext> dbFactory)
+    {
+        _sqlite = sqliteConnectionString;
+        _dbFactory = dbFactory;
+    }
 
     /// <summary>Reads run on the prepared SQLite connections (EF's diagnostics do not see them), for the benchmarks' SQL counts.</summary>
     public static long Executed => Interlocked.Read(ref _executed);
@@ -172,12 +178,13 @@ internal sealed class HotQueries : IDisposable
     /// claim's rows are sent through, read fresh for every claim like the accept path's reads: an
     /// edited or paused connection applies to the next claim. An id with no row is left out.
     /// </summary>
+    /// <param name="db">On PostgreSQL the context the claim ran on, whose EF queries read them; unused on SQLite.</param>
     public async Task<SendTargets> SendTargetsAsync(
-        IDbContextFactory<WebhooksDbContext> dbFactory, IReadOnlyCollection<Guid> connectionIds, IReadOnlyCollection<Guid> stepIds, CancellationToken cancellationToken)
+        WebhooksDbContext? db, IReadOnlyCollection<Guid> connectionIds, IReadOnlyCollection<Guid> stepIds, CancellationToken cancellationToken)
     {
         if (_sqlite is null)
         {
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            ArgumentNullException.ThrowIfNull(db);
             var connections = await db.Connections.AsNoTracking().Where(c => connectionIds.Contains(c.Id))
                 .Join(db.Accounts, c => c.AccountId, a => a.Id, (c, a) => new SendConnection(c, a.Name))
                 .ToDictionaryAsync(o => o.Connection.Id, cancellationToken);
@@ -189,39 +196,12 @@ internal sealed class HotQueries : IDisposable
             return new SendTargets(connections, auths, steps);
         }
 
-        var rows = _sendRows ??= await SendRows.OfAsync(dbFactory, cancellationToken);
+        var rows = _sendRows ??= SendRows.Of(_dbFactory);
         return Read(reader =>
         {
-            var connections = new Dictionary<Guid, SendConnection>(connectionIds.Count);
-            foreach (var id in connectionIds)
-            {
-                using var row = Run(reader.ById(rows.ConnectionSql, id));
-                if (row.Read())
-                {
-                    connections[id] = new SendConnection(rows.Connections.Read(row), row.GetString(rows.Connections.Width));
-                }
-            }
-
-            var auths = new Dictionary<Guid, AuthConnector>();
-            foreach (var id in AuthIds(connections.Values))
-            {
-                using var row = Run(reader.ById(rows.AuthSql, id));
-                if (row.Read())
-                {
-                    auths[id] = rows.Auths.Read(row);
-                }
-            }
-
-            var steps = new Dictionary<Guid, WorkflowWebhook>(stepIds.Count);
-            foreach (var id in stepIds)
-            {
-                using var row = Run(reader.ById(rows.StepSql, id));
-                if (row.Read())
-                {
-                    steps[id] = rows.Steps.Read(row);
-                }
-            }
-
+            var connections = ReadById(reader, rows.ConnectionSql, connectionIds, row => new SendConnection(rows.Connections.Read(row), row.GetString(rows.Connections.Width)));
+            var auths = ReadById(reader, rows.AuthSql, AuthIds(connections.Values), row => rows.Auths.Read(row));
+            var steps = ReadById(reader, rows.StepSql, stepIds, row => rows.Steps.Read(row));
             return new SendTargets(connections, auths, steps);
         });
     }
@@ -267,6 +247,22 @@ internal sealed class HotQueries : IDisposable
         return command.ExecuteReader();
     }
 
+    /// <summary>One prepared read per id; ids with no row are left out.</summary>
+    private static Dictionary<Guid, T> ReadById<T>(PreparedReader reader, string sql, IEnumerable<Guid> ids, Func<SqliteDataReader, T> read)
+    {
+        var found = new Dictionary<Guid, T>();
+        foreach (var id in ids)
+        {
+            using var row = Run(reader.ById(sql, id));
+            if (row.Read())
+            {
+                found[id] = read(row);
+            }
+        }
+
+        return found;
+    }
+
     private static List<Guid> AuthIds(IEnumerable<SendConnection> connections) =>
         [.. connections.Select(o => o.Connection.AuthConnectorId).OfType<Guid>().Distinct()];
 
@@ -300,9 +296,9 @@ internal sealed class HotQueries : IDisposable
 
         public string StepSql { get; }
 
-        public static async Task<SendRows> OfAsync(IDbContextFactory<WebhooksDbContext> dbFactory, CancellationToken cancellationToken)
+        public static SendRows Of(IDbContextFactory<WebhooksDbContext> dbFactory)
         {
-            await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
+            using var db = dbFactory.CreateDbContext();
             return new SendRows(db.Model);
         }
     }

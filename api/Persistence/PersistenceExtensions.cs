@@ -51,7 +51,7 @@ internal static class PersistenceExtensions
         // Built by the container, not handed to it: a singleton given as an instance is never
         // disposed, and its prepared connections kept the database's files open after the host
         // stopped (the benchmark process held 19 deleted database files by its third run).
-        builder.Services.AddSingleton(_ => new HotQueries(options.IsPostgres ? null : connectionString));
+        builder.Services.AddSingleton(sp => new HotQueries(options.IsPostgres ? null : connectionString, sp.GetRequiredService<IDbContextFactory<WebhooksDbContext>>()));
         if (!options.IsPostgres)
         {
             builder.Services.AddSingleton(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));

@@ -87,9 +87,9 @@ public abstract class SendTargetsTests<TFixture>(TFixture fixture) : ApiTests<TF
         }
 
         var missing = Guid.CreateVersion7();
-        var targets = await services.GetRequiredService<HotQueries>().SendTargetsAsync(dbFactory, [connection.Id, missing], [step.Id, missing], CancellationToken.None);
-
         await using var read = await dbFactory.CreateDbContextAsync();
+        var targets = await services.GetRequiredService<HotQueries>().SendTargetsAsync(read, [connection.Id, missing], [step.Id, missing], CancellationToken.None);
+
         var accountName = await read.Accounts.Where(a => a.Id == accountId).Select(a => a.Name).SingleAsync();
         Assert.Equal([connection.Id], targets.Connections.Keys);
         Assert.Equal(accountName, targets.Connections[connection.Id].AccountName);
@@ -106,9 +106,9 @@ public abstract class SendTargetsTests<TFixture>(TFixture fixture) : ApiTests<TF
         var account = await NewAccountAsync();
         var id = Guid.Parse((await account.Admin().CreateConnectionAsync(Builders.Connection("http://127.0.0.1:9/hook"))).Id());
         var services = Fixture.Factory.Services;
+        await using var db = await services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
 
-        var targets = await services.GetRequiredService<HotQueries>().SendTargetsAsync(
-            services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>(), [id], [], CancellationToken.None);
+        var targets = await services.GetRequiredService<HotQueries>().SendTargetsAsync(db, [id], [], CancellationToken.None);
 
         Assert.Equal("http://127.0.0.1:9/hook", targets.Connections[id].Connection.Url);
         Assert.Null(targets.Connections[id].Connection.AuthConnectorId);
