@@ -625,6 +625,24 @@ internal sealed partial class Dispatcher(
             }
         }
 
+        if (stopped.Count > 0)
+        {
+            // This batch's own retries to a connection it has just stopped are held in the same
+            // commit: written pending and held only by the settle after it, a reader saw the
+            // connection in error beside the very delivery that stopped it still pending (a CI
+            // failure). Its other waiting rows are settled after the commit, in chunks.
+            var held = results.Where((r, i) => r.Status == DeliveryStatuses.Pending && stopped.Contains(prepared.ConnectionOf[i])).Select(r => r.Id).ToList();
+            if (held.Count > 0)
+            {
+                await db.Deliveries.Where(d => held.Contains(d.Id) && d.Status == DeliveryStatuses.Pending)
+                    .ExecuteUpdateAsync(u => u
+                        .SetProperty(d => d.Status, DeliveryStatuses.Held)
+                        .SetProperty(d => d.UpdatedAt, prepared.Latest), cancellationToken);
+            }
+
+            inactive.UnionWith(stopped);
+        }
+
         return new Written(stopped, inactive);
     }
 
