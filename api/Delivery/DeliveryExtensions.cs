@@ -19,7 +19,11 @@ internal static class DeliveryExtensions
             Timeout = Timeout.InfiniteTimeSpan,
         }));
         services.AddSingleton<RequestComposer>();
-        services.Configure<DispatcherOptions>(builder.Configuration.GetSection(DispatcherOptions.Section));
+        services.AddOptions<DispatcherOptions>()
+            .Bind(builder.Configuration.GetSection(DispatcherOptions.Section))
+            // Checked at start: a limit a timer cannot take would fail every delivery's render instead.
+            .Validate(o => o.TemplateRenderTimeLimit >= TimeSpan.Zero && o.TemplateRenderTimeLimit.TotalMilliseconds <= int.MaxValue, "Delivery:TemplateRenderTimeLimit must be between 00:00:00 and 24.20:31:23.")
+            .ValidateOnStart();
         services.AddSingleton<DeliverySignals>();
         services.AddSingleton<AcceptCommitter>();
         // Idle gates are forgotten by real time, as requests take it, never by a test clock.

@@ -45,6 +45,14 @@ internal sealed class DispatcherOptions
     /// <summary>How long requests in flight at shutdown may take to finish (default 10 s).</summary>
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a delivery's URL, header and body templates may take to render (default 1 s). A
+    /// render stopped by it is logged as template_error and retried on the connection's schedule:
+    /// the template's own budgets (loops, output size) stop a runaway template on any machine,
+    /// so running out of time says the node was busy, not that the template is broken.
+    /// </summary>
+    public TimeSpan TemplateRenderTimeLimit { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Held deliveries older than this fail with reason `expired` (default 72 h).</summary>
     public TimeSpan HoldLimit { get; set; } = TimeSpan.FromHours(72);
 }

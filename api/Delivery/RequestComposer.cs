@@ -15,7 +15,8 @@ namespace WebhooksApi.Delivery;
 internal sealed record MaskedRequest(string Method, string Url, IReadOnlyDictionary<string, string> Headers, string? Body);
 
 /// <summary>A composed request, or the template error that stopped it.</summary>
-internal sealed record ComposedRequest(OutgoingRequest? Request, MaskedRequest Masked, string? TemplateError);
+/// <param name="TemplateTimedOut">The error is the render time limit (see <see cref="TemplateRenderException.TimedOut"/>): worth another attempt.</param>
+internal sealed record ComposedRequest(OutgoingRequest? Request, MaskedRequest Masked, string? TemplateError, bool TemplateTimedOut = false);
 
 /// <summary>Everything a request is rendered from.</summary>
 internal sealed record MessageInput(
@@ -47,7 +48,8 @@ internal sealed class RequestComposer(SecretProtector protector)
     }
 
     /// <param name="body">A body composed elsewhere (an activity batch) instead of the connection's template or envelope.</param>
-    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input, string? body = null)
+    /// <param name="renderLimit">How long each template may render (default <see cref="ConnectionTemplates.RenderTimeLimit"/>).</param>
+    public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input, string? body = null, TimeSpan? renderLimit = null)
     {
         var secrets = new List<string>();
         var model = ConnectionTemplates.Model(input);
@@ -56,22 +58,22 @@ internal sealed class RequestComposer(SecretProtector protector)
         var headers = new List<KeyValuePair<string, string>>();
         try
         {
-            url = ConnectionTemplates.RenderUrl(connection.Url, model);
+            url = ConnectionTemplates.RenderUrl(connection.Url, model, renderLimit);
             foreach (var (name, value) in ConnectionRules.ReadHeaders(connection.HeadersJson))
             {
-                headers.Add(new(name, ConnectionTemplates.RenderHeader(value, model)));
+                headers.Add(new(name, ConnectionTemplates.RenderHeader(value, model, renderLimit)));
             }
 
             if (method != "GET" && body is null)
             {
                 body = connection.BodyTemplate is null
                     ? DefaultEnvelope(input)
-                    : ConnectionTemplates.RenderBody(connection.BodyTemplate, Enum.Parse<BodyFormat>(connection.BodyFormat, ignoreCase: true), model);
+                    : ConnectionTemplates.RenderBody(connection.BodyTemplate, Enum.Parse<BodyFormat>(connection.BodyFormat, ignoreCase: true), model, renderLimit);
             }
         }
         catch (TemplateRenderException e)
         {
-            return new ComposedRequest(null, new MaskedRequest(method, connection.Url, new Dictionary<string, string>(), null), e.Message);
+            return new ComposedRequest(null, new MaskedRequest(method, connection.Url, new Dictionary<string, string>(), null), e.Message, e.TimedOut);
         }
 
         var uri = new UriBuilder(url);

@@ -4,7 +4,15 @@ using WebhooksApi.Templates;
 namespace WebhooksApi.Features.Connections;
 
 /// <summary>A template that compiled but could not be rendered for this contact.</summary>
-internal sealed class TemplateRenderException(string message, Exception? inner = null) : Exception(message, inner);
+/// <param name="timedOut">
+/// Stopped by the render time limit rather than refused by the template or the data: it says
+/// how busy the machine was, not what the template is (the budgets in RenderBudget stop a
+/// template that runs long on any machine), so a delivery retries it instead of failing.
+/// </param>
+internal sealed class TemplateRenderException(string message, Exception? inner = null, bool timedOut = false) : Exception(message, inner)
+{
+    public bool TimedOut { get; } = timedOut;
+}
 
 /// <summary>
 /// The connection's view of the template engine: save-time checks (with line and column, on the
@@ -13,7 +21,7 @@ internal sealed class TemplateRenderException(string message, Exception? inner =
 /// </summary>
 internal static class ConnectionTemplates
 {
-    /// <summary>A render that takes longer than this is stopped: a template cannot run long.</summary>
+    /// <summary>A render that takes longer than this is stopped, unless the caller gives its own limit.</summary>
     public static readonly TimeSpan RenderTimeLimit = TimeSpan.FromSeconds(1);
 
     // Compiled templates are cached inside the renderer, keyed by format and text; it is thread-safe.
@@ -33,18 +41,18 @@ internal static class ConnectionTemplates
 
     public static string? CheckBody(string template, BodyFormat format) => Describe(Renderer.Validate(template, FormatOf(format)));
 
-    public static string RenderUrl(string template, TemplateModel model) => Render(template, TemplateFormat.Url, model);
+    public static string RenderUrl(string template, TemplateModel model, TimeSpan? limit = null) => Render(template, TemplateFormat.Url, model, limit);
 
-    public static string RenderHeader(string template, TemplateModel model) => Render(template, TemplateFormat.Header, model);
+    public static string RenderHeader(string template, TemplateModel model, TimeSpan? limit = null) => Render(template, TemplateFormat.Header, model, limit);
 
     /// <summary>
     /// Renders the body and, for JSON and XML, checks what came out: a branch the sample contact
     /// never took at save time can still produce a broken document, and that must be a
     /// template_error here, not a malformed request at the receiver.
     /// </summary>
-    public static string RenderBody(string template, BodyFormat format, TemplateModel model)
+    public static string RenderBody(string template, BodyFormat format, TemplateModel model, TimeSpan? limit = null)
     {
-        var body = Render(template, FormatOf(format), model);
+        var body = Render(template, FormatOf(format), model, limit);
         switch (format)
         {
             case BodyFormat.Json:
@@ -77,17 +85,18 @@ internal static class ConnectionTemplates
         return body;
     }
 
-    private static string Render(string template, TemplateFormat format, TemplateModel model)
+    private static string Render(string template, TemplateFormat format, TemplateModel model, TimeSpan? limit)
     {
         if (!template.Contains("{{", StringComparison.Ordinal))
         {
             return template;
         }
 
-        using var limit = new CancellationTokenSource(RenderTimeLimit);
+        var allowed = limit ?? RenderTimeLimit;
+        using var stop = new CancellationTokenSource(allowed);
         try
         {
-            return Renderer.Render(template, format, model, limit.Token);
+            return Renderer.Render(template, format, model, stop.Token);
         }
         catch (TemplateException e)
         {
@@ -95,7 +104,7 @@ internal static class ConnectionTemplates
         }
         catch (OperationCanceledException e)
         {
-            throw new TemplateRenderException($"Rendering took longer than {RenderTimeLimit.TotalSeconds:0.#} s and was stopped.", e);
+            throw new TemplateRenderException($"Rendering took longer than {allowed.TotalSeconds:0.###} s and was stopped.", e, timedOut: true);
         }
     }
 

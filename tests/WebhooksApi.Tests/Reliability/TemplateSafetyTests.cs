@@ -274,4 +274,30 @@ public sealed class TemplateSafetyTests(SqliteApi fixture) : ApiTests<SqliteApi>
         await Eventually.WaitAsync(() => step.DeliveryAsync(fine), d => d.Str("status") == "succeeded", "the next delivery", TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("ssss", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_render_stopped_by_the_time_limit_is_retried_on_the_schedule_not_failed()
+    {
+        // Limit zero: every delivery's render on this node is stopped before it starts, as on a
+        // node too busy to finish one in time. Test sends keep the default, so the connection is
+        // tested and activated as usual.
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:TemplateRenderTimeLimit", "00:00:00"));
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("bodyTemplate", "{\"id\": \"{{contact.id}}\"}"));
+        var id = (await step.ExecuteAsync(EngineBuilders.Contact("busy-1"))).GetProperty("items")[0].Id();
+
+        var first = await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.GetProperty("attempts").GetInt32() == 1 && d.Str("status") != "delivering", "the first attempt");
+        Assert.Equal("pending", first.Str("status"));
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("failureReason").ValueKind);
+        Assert.Equal("template_error", first.GetProperty("lastResponse").Str("outcome"));
+        Assert.Contains("took longer than 0 s", first.GetProperty("lastResponse").Str("error"), StringComparison.Ordinal);
+        var retryAt = first.GetProperty("nextAttemptAt").GetDateTimeOffset();
+        Assert.True(retryAt > first.GetProperty("lastAttemptAt").GetDateTimeOffset(), "a retry is scheduled");
+
+        // Due again: attempted again, and still waiting for a render that finishes.
+        Fixture.Time.Advance(retryAt - Fixture.Time.GetUtcNow() + TimeSpan.FromSeconds(1));
+        var second = await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.GetProperty("attempts").GetInt32() == 2 && d.Str("status") != "delivering", "the retry");
+        Assert.Equal("pending", second.Str("status"));
+        Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("busy-1", StringComparison.Ordinal));
+    }
 }
