@@ -93,10 +93,19 @@ internal static class ConnectionTemplates
         }
 
         var allowed = limit ?? RenderTimeLimit;
-        using var stop = new CancellationTokenSource(allowed);
         try
         {
-            return Renderer.Render(template, format, model, stop.Token);
+            // Compiled before the clock starts: a template compiles once per process (cached), and
+            // right after a start, with the JIT busy, that alone could take longer than a render
+            // may. Its cost is bounded by the template's length, checked at save time.
+            var compiled = Renderer.Compile(template, format);
+            if (!compiled.Ok)
+            {
+                throw TemplateException.From(compiled.Validation);
+            }
+
+            using var stop = new CancellationTokenSource(allowed);
+            return Renderer.Render(compiled.Template, model, stop.Token);
         }
         catch (TemplateException e)
         {
