@@ -42,8 +42,8 @@ public sealed class ActivityFeedTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         var scheduler = await Fixture.Factory.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
         await scheduler.TriggerJob(ActivityFlushJob.Key);
         // A minute, not the default 20 s: the job goes through Quartz's store on the shared
-        // database, behind whatever the collection's earlier tests left it doing (a clean-clone run
-        // beside a second one timed out at 20 s after the 10,000-event feed test took 71 s).
+        // database, behind whatever the collection's earlier tests left it doing (a clean-clone
+        // run beside a second one, each twice as slow as alone, timed out here at 20 s).
         await Eventually.WaitAsync(() => feed.Runs > started, "the activity flush job to run", TimeSpan.FromMinutes(1));
     }
 

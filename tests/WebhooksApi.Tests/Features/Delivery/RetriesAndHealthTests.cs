@@ -44,8 +44,8 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
         var scheduler = await Fixture.Factory.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
         await scheduler.TriggerJob(HealthCheckJob.Key);
         // A minute, not the default 20 s: the job goes through Quartz's store on the shared
-        // database, behind whatever the collection's earlier tests left it doing (a clean-clone run
-        // beside a second one timed out at 20 s after the 10,000-event feed test took 71 s).
+        // database, behind whatever the collection's earlier tests left it doing (a clean-clone
+        // run beside a second one, each twice as slow as alone, timed out here at 20 s).
         await Eventually.WaitAsync(() => monitor.Runs > started, "the health check job to run", TimeSpan.FromMinutes(1));
     }
 
