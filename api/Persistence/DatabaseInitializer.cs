@@ -1,25 +1,108 @@
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace WebhooksApi.Persistence;
 
 internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<DatabaseInitializer> logger)
 {
+    /// <summary>The table EF keeps its SQLite migration lock in: one row while a migration runs.</summary>
+    internal const string EfLockTable = "__EFMigrationsLock";
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         if (db.Database.IsSqlite())
         {
             // WAL lets the API read while the dispatcher writes; the setting is stored in the file.
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+            await MigrateSqliteAsync(cancellationToken);
+            return;
         }
 
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+        LogPending(await PendingAsync(cancellationToken));
+        // PostgreSQL: EF holds a session-level advisory lock around this, so several nodes
+        // starting together migrate once, and a node that dies lets go of it with its session.
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// On SQLite EF's migration lock is a row that MigrateAsync inserts and deletes when it is
+    /// done, taken before it even looks for pending migrations. A node killed in between (kill -9
+    /// while starting, OOM, an evicted container) leaves the row, and every later start waits for
+    /// it forever (dotnet/efcore#38958 and the reports around it): a reliability run killed a
+    /// starting node and the next start never listened. So: no pending migration, no lock taken;
+    /// pending ones are applied under a lock file the operating system releases with its holder,
+    /// and under it a row left in EF's table can only be stale and is removed first.
+    /// </summary>
+    private async Task MigrateSqliteAsync(CancellationToken cancellationToken)
+    {
+        var pending = await PendingAsync(cancellationToken);
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        var file = DatabaseFile();
+        using var held = file is null ? null : await LockFileAsync(file + ".migrating", cancellationToken);
+        pending = await PendingAsync(cancellationToken);
+        if (pending.Count == 0)
+        {
+            // Another process applied them while this one waited for the lock file.
+            return;
+        }
+
+        LogPending(pending);
+        if (held is not null && await TableExistsAsync(EfLockTable, cancellationToken))
+        {
+            var stale = await db.Database.ExecuteSqlRawAsync($"DELETE FROM \"{EfLockTable}\";", cancellationToken);
+            if (stale > 0)
+            {
+                logger.LogWarning("Removed a migration lock left by a process that stopped while migrating");
+            }
+        }
+
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    private async Task<List<string>> PendingAsync(CancellationToken cancellationToken) =>
+        (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+
+    private void LogPending(List<string> pending)
+    {
         if (pending.Count > 0)
         {
-            var names = string.Join(", ", pending);
-            logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, names);
+            logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
         }
+    }
 
-        // EF takes a database lock around this, so several nodes starting together migrate once.
-        await db.Database.MigrateAsync(cancellationToken);
+    private string? DatabaseFile()
+    {
+        var builder = new SqliteConnectionStringBuilder(db.Database.GetConnectionString());
+        return builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:"
+            ? null
+            : Path.GetFullPath(builder.DataSource);
+    }
+
+    private async Task<bool> TableExistsAsync(string name, CancellationToken cancellationToken) =>
+        await db.Database.SqlQueryRaw<long>("SELECT COUNT(*) AS \"Value\" FROM sqlite_master WHERE type = 'table' AND name = {0}", name)
+            .SingleAsync(cancellationToken) > 0;
+
+    /// <summary>
+    /// Opens <paramref name="path"/> with no sharing, which .NET takes as an exclusive lock on the
+    /// file (flock on Unix): the kernel drops it when the process ends, however it ends.
+    /// </summary>
+    private async Task<FileStream> LockFileAsync(string path, CancellationToken cancellationToken)
+    {
+        for (var wait = TimeSpan.FromMilliseconds(50); ; wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.TicksPerSecond)))
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                logger.LogInformation("Waiting for another process that is migrating the database ({LockFile})", path);
+                await Task.Delay(wait, TimeProvider.System, cancellationToken);
+            }
+        }
     }
 }

@@ -1,0 +1,80 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+using WebhooksApi.Persistence;
+using WebhooksApi.Tests.Infrastructure;
+
+namespace WebhooksApi.Tests.Persistence;
+
+/// <summary>
+/// EF's SQLite migration lock is a row in a table, taken before EF looks for pending migrations
+/// and deleted when it is done: a node killed in between left it, and every later start waited
+/// for it forever (a reliability run killed a node while it started; the next start never
+/// listened). Here the row is left as such a kill leaves it, and the next start must come up.
+/// </summary>
+[Collection(SqliteCollection.Name)]
+public sealed class MigrationLockTests(SqliteApi fixture) : ApiTests<SqliteApi>(fixture)
+{
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_lock_left_by_a_killed_start_does_not_stop_the_next_one()
+    {
+        var node = await PrivateNode.StartAsync(Fixture);
+        var connectionString = node.ConnectionString;
+        (await node.Admin.CreateConnectionAsync(Builders.Connection(Fixture.Receiver.NewEndpoint()))).Id();
+        Assert.Equal(1, await CountAsync(connectionString, "connections"));
+        await node.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        await LeaveLockAsync(connectionString);
+
+        await using var restarted = Fixture.CreateFactory(b => b.UseSetting("ConnectionStrings:Webhooks", connectionString));
+        await StartsAsync(restarted);
+        Assert.Equal(1, await CountAsync(connectionString, "connections"));
+    }
+
+    [Fact]
+    public async Task A_lock_left_by_a_killed_first_migration_is_cleared_and_the_schema_is_created()
+    {
+        var folder = Directory.CreateTempSubdirectory("webhooks-migration-lock-");
+        var connectionString = $"Data Source={Path.Combine(folder.FullName, "webhooks.db")}";
+        // Killed on its first start right after EF took the lock: the lock is all there is.
+        await LeaveLockAsync(connectionString);
+
+        await using var node = Fixture.CreateFactory(b => b.UseSetting("ConnectionStrings:Webhooks", connectionString));
+        await StartsAsync(node);
+        Assert.Equal(0, await CountAsync(connectionString, DatabaseInitializer.EfLockTable));
+        Assert.Equal(0, await CountAsync(connectionString, "deliveries"));
+    }
+
+    /// <summary>Starts the app's host and asks it whether it is ready, within a deadline (a start stuck on the lock never returns).</summary>
+    private static async Task StartsAsync(WebApplicationFactory<Program> factory)
+    {
+        using var client = await Task.Run(() => factory.CreateClient()).WaitAsync(StartDeadline);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiFixture.OperatorKey);
+        (await client.GetAsync(new Uri("/readyz", UriKind.Relative))).EnsureSuccessStatusCode();
+    }
+
+    private static async Task LeaveLockAsync(string connectionString)
+    {
+        await using var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        // The table and row as EF 10's SqliteHistoryRepository makes them.
+        command.CommandText = $"""
+            CREATE TABLE IF NOT EXISTS "{DatabaseInitializer.EfLockTable}" ("Id" INTEGER NOT NULL CONSTRAINT "PK_{DatabaseInitializer.EfLockTable}" PRIMARY KEY, "Timestamp" TEXT NOT NULL);
+            INSERT OR IGNORE INTO "{DatabaseInitializer.EfLockTable}" ("Id", "Timestamp") VALUES (1, '2026-12-01 05:45:52.2527378+00:00');
+            """;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> CountAsync(string connectionString, string table)
+    {
+        await using var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM \"{table}\"";
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
