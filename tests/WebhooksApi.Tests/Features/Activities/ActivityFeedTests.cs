@@ -80,6 +80,9 @@ public sealed class ActivityFeedTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
     {
         var account = await NewAccountAsync();
         using var sender = Fixture.Client(await account.KeyWithScopesAsync("events:send"));
+        // The call validates and stores 10,000 events in a Debug build beside every other test
+        // collection: ~30 s in CI, past HttpClient's default 100 s with three CI runs at once.
+        sender.Timeout = TimeSpan.FromMinutes(5);
         var events = Enumerable.Range(0, 10_000).Select(i => Event(i)).ToArray();
         Assert.Equal(10_000, (await IngestAsync(sender, events)).GetProperty("accepted").GetInt32());
 
