@@ -150,14 +150,14 @@ internal sealed class Endpoint : IEndpoint
         {
             // A concurrent report carried some of the same events: keep the ones that are new.
             db.ChangeTracker.Clear();
-            var kept = 0;
+            var kept = new List<ActivityEvent>(rows.Count);
             foreach (var row in rows)
             {
                 db.ActivityEvents.Add(row);
                 try
                 {
                     await db.SaveChangesAsync(cancellationToken);
-                    kept++;
+                    kept.Add(row);
                 }
                 catch (DbUpdateException)
                 {
@@ -165,7 +165,9 @@ internal sealed class Endpoint : IEndpoint
                 }
             }
 
-            rows = rows.Take(kept).ToList();
+            // The rows stored, not the first that many: which ones were duplicates decides how
+            // many pending events there are for the batch-size check below.
+            rows = kept;
         }
 
         if (hook is { Enabled: true } && rows.Count(r => r.FeedStatus == FeedStatuses.Pending) >= hook.BatchSize)
