@@ -93,6 +93,20 @@ public sealed class ActivityFeedTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
     }
 
     [Fact]
+    public async Task An_activity_url_with_template_braces_is_a_validation_problem_and_nothing_is_saved()
+    {
+        var account = await NewAccountAsync();
+        using var admin = account.Admin();
+        // Activity URLs are not templates: the feed renders them like a connection's, and a
+        // broken tag would leave it nothing to send. The URL rules refuse the braces at save.
+        var url = ActivityUrl() + "/{{#each}}";
+
+        var problem = await (await admin.PutAsJsonAsync2("/v1/activity-webhook", new { url })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("url", out _), problem.GetRawText());
+        await (await admin.GetAsync(new Uri("/v1/activity-webhook", UriKind.Relative))).AssertProblemAsync(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task Saving_the_activity_url_verifies_it_with_a_get()
     {
         var account = await NewAccountAsync();
