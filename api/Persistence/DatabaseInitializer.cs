@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace WebhooksApi.Persistence;
@@ -41,7 +40,7 @@ internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<Database
             return;
         }
 
-        var file = DatabaseFile();
+        var file = SqliteFiles.PathOf(db.Database.GetConnectionString()!);
         using var held = file is null ? null : await LockFileAsync(file + ".migrating", cancellationToken);
         pending = await PendingAsync(cancellationToken);
         if (pending.Count == 0)
@@ -72,14 +71,6 @@ internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<Database
         {
             logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
         }
-    }
-
-    private string? DatabaseFile()
-    {
-        var builder = new SqliteConnectionStringBuilder(db.Database.GetConnectionString());
-        return builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:"
-            ? null
-            : Path.GetFullPath(builder.DataSource);
     }
 
     private async Task<bool> TableExistsAsync(string name, CancellationToken cancellationToken) =>

@@ -11,7 +11,7 @@ internal static class SqliteFiles
     public static string Prepare(string connectionString, string contentRoot)
     {
         var builder = new SqliteConnectionStringBuilder(connectionString);
-        if (builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:")
+        if (InMemory(builder))
         {
             return builder.ToString();
         }
@@ -28,4 +28,14 @@ internal static class SqliteFiles
         builder.Pooling = true;
         return builder.ToString();
     }
+
+    /// <summary>The database file's full path, or null for an in-memory database.</summary>
+    public static string? PathOf(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        return InMemory(builder) ? null : Path.GetFullPath(builder.DataSource);
+    }
+
+    private static bool InMemory(SqliteConnectionStringBuilder builder) =>
+        builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:";
 }

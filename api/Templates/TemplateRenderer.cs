@@ -146,15 +146,14 @@ internal sealed partial class TemplateRenderer
     }
 
     /// <summary>Compiles (cached) and renders; a template that does not compile throws <see cref="TemplateException"/>.</summary>
-    public string Render(string template, TemplateFormat format, TemplateModel model, CancellationToken cancellationToken)
+    public string Render(string template, TemplateFormat format, TemplateModel model, CancellationToken cancellationToken) =>
+        Render(CompileOrThrow(template, format), model, cancellationToken);
+
+    /// <summary>The compiled template (cached); one that does not compile throws <see cref="TemplateException"/>.</summary>
+    public CompiledTemplate CompileOrThrow(string template, TemplateFormat format)
     {
         var compiled = Compile(template, format);
-        if (!compiled.Ok)
-        {
-            throw TemplateException.From(compiled.Validation);
-        }
-
-        return Render(compiled.Template, model, cancellationToken);
+        return compiled.Ok ? compiled.Template : throw TemplateException.From(compiled.Validation);
     }
 
     private TemplateCompileResult CompileUncached(string template, TemplateFormat format)

@@ -98,14 +98,9 @@ internal static class ConnectionTemplates
             // Compiled before the clock starts: a template compiles once per process (cached), and
             // right after a start, with the JIT busy, that alone could take longer than a render
             // may. Its cost is bounded by the template's length, checked at save time.
-            var compiled = Renderer.Compile(template, format);
-            if (!compiled.Ok)
-            {
-                throw TemplateException.From(compiled.Validation);
-            }
-
+            var compiled = Renderer.CompileOrThrow(template, format);
             using var stop = new CancellationTokenSource(allowed);
-            return Renderer.Render(compiled.Template, model, stop.Token);
+            return Renderer.Render(compiled, model, stop.Token);
         }
         catch (TemplateException e)
         {

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Quartz;
 using WebhooksApi.Activities;
 using WebhooksApi.Jobs;
 using WebhooksApi.Tests.Infrastructure;
@@ -31,20 +30,11 @@ public sealed class ActivityFeedTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
     private List<JsonElement> Batches(string url) =>
         [.. Fixture.Receiver.Received(url).Where(r => r.Method == "POST").Select(r => JsonDocument.Parse(r.BodyText).RootElement)];
 
-    private async Task FlushAsync()
+    /// <summary>Runs the flush as its schedule would, one that sees the clock as the test set it.</summary>
+    private Task FlushAsync()
     {
         var feed = Fixture.Factory.Services.GetRequiredService<ActivityFeed>();
-        // Wait for a run that begins after this point (so it sees the clock as the test set it):
-        // every run already begun, plus one more. Waiting for any run to finish let one begun
-        // before the test moved the clock (triggered by the ingest) stand in for it (a clean-clone
-        // CI run saw 2 batches where the next run sends 5).
-        var started = feed.Started;
-        var scheduler = await Fixture.Factory.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        await scheduler.TriggerJob(ActivityFlushJob.Key);
-        // A minute, not the default 20 s: the job goes through Quartz's store on the shared
-        // database, behind whatever the collection's earlier tests left it doing (a clean-clone
-        // run beside a second one, each twice as slow as alone, timed out here at 20 s).
-        await Eventually.WaitAsync(() => feed.Runs > started, "the activity flush job to run", TimeSpan.FromMinutes(1));
+        return QuartzJobs.RunAsync(Fixture.Factory.Services, ActivityFlushJob.Key, () => feed.Started, () => feed.Runs, "activity flush");
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Quartz;
 using WebhooksApi.Delivery;
 using WebhooksApi.Jobs;
 using WebhooksApi.Persistence;
@@ -36,17 +35,10 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
         await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.GetProperty("attempts").GetInt32() >= attempts && d.Str("status") != "delivering", $"attempt {attempts}");
 
     /// <summary>Fires the health check through Quartz (as its schedule would) and waits until it has run.</summary>
-    private async Task RunHealthCheckAsync()
+    private Task RunHealthCheckAsync()
     {
         var monitor = Fixture.Factory.Services.GetRequiredService<HealthMonitor>();
-        // A run that begins after this point, not one already under way (see ActivityFeedTests).
-        var started = monitor.Started;
-        var scheduler = await Fixture.Factory.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
-        await scheduler.TriggerJob(HealthCheckJob.Key);
-        // A minute, not the default 20 s: the job goes through Quartz's store on the shared
-        // database, behind whatever the collection's earlier tests left it doing (a clean-clone
-        // run beside a second one, each twice as slow as alone, timed out here at 20 s).
-        await Eventually.WaitAsync(() => monitor.Runs > started, "the health check job to run", TimeSpan.FromMinutes(1));
+        return QuartzJobs.RunAsync(Fixture.Factory.Services, HealthCheckJob.Key, () => monitor.Started, () => monitor.Runs, "health check");
     }
 
     [Fact]
