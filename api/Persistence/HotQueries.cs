@@ -121,7 +121,7 @@ internal sealed class HotQueries : IDisposable
             var command = reader.ApiKey;
             command.Parameters[0].Value = hash;
             using var row = Run(command);
-            return row.Read() ? new ApiKeyGrant(row.GetGuid(0), row.GetGuid(1), row.GetString(2)) : null;
+            return row.Read() ? new ApiKeyGrant(SqliteIds.Read(row, 0), SqliteIds.Read(row, 1), row.GetString(2)) : null;
         }));
     }
 
@@ -145,7 +145,7 @@ internal sealed class HotQueries : IDisposable
             command.Parameters[1].Value = RawStatements.SqliteGuid(accountId);
             using var row = Run(command);
             return row.Read()
-                ? new ExecutionTarget(row.GetGuid(0), row.GetString(1), row.GetString(2), row.GetGuid(3), row.GetString(4), row.GetString(5), row.GetInt32(6))
+                ? new ExecutionTarget(SqliteIds.Read(row, 0), row.GetString(1), row.GetString(2), SqliteIds.Read(row, 3), row.GetString(4), row.GetString(5), row.GetInt32(6))
                 : null;
         }));
     }
@@ -357,7 +357,8 @@ internal sealed class HotQueries : IDisposable
             command.CommandText = sql;
             foreach (var name in names)
             {
-                command.Parameters.Add(new SqliteParameter(name, SqliteType.Text));
+                // Untyped: each value binds as what it is (text, or an id's bytes as a BLOB).
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
             }
 
             // Prepared once here; each execution after this only binds and steps.

@@ -14,7 +14,7 @@ namespace WebhooksApi.Persistence;
 /// </summary>
 /// <remarks>
 /// Values are given as the entities hold them and stored as EF stores them: on SQLite a Guid as
-/// upper-case TEXT, a DateTimeOffset as microseconds since the epoch (see WebhooksDbContext), a
+/// a 16-byte BLOB (<see cref="SqliteIds"/>), a DateTimeOffset as microseconds since the epoch (see WebhooksDbContext), a
 /// bool as 0/1; on PostgreSQL uuid, timestamptz in UTC and boolean.
 /// </remarks>
 internal static class RawStatements
@@ -170,8 +170,8 @@ internal static class RawStatements
         return (command, parameters);
     }
 
-    /// <summary>A Guid as EF stores it on SQLite: upper-case TEXT.</summary>
-    public static string SqliteGuid(Guid value) => value.ToString("D").ToUpperInvariant();
+    /// <summary>A Guid as EF stores it on SQLite: 16 bytes, most significant first (see <see cref="SqliteIds"/>).</summary>
+    public static byte[] SqliteGuid(Guid value) => SqliteIds.ToBytes(value);
 
     private static object Value(bool sqlite, object? value) => value switch
     {

@@ -38,6 +38,7 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
         if (Database.IsSqlite())
         {
             configurationBuilder.Properties<DateTimeOffset>().HaveConversion<UnixMicrosecondsConverter>();
+            configurationBuilder.Properties<Guid>().HaveConversion<SqliteIds.Converter>();
         }
     }
 
@@ -65,6 +66,13 @@ internal sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> opti
     /// microseconds on SQLite, UTC timestamptz on PostgreSQL.
     /// </summary>
     public object TimestampParameter(DateTimeOffset value) => IsPostgres ? value.ToUniversalTime() : ToUnixMicroseconds(value);
+
+    /// <summary>
+    /// An id as a raw SQL parameter, stored as EF stores it: uuid on PostgreSQL, 16 bytes on SQLite
+    /// (<see cref="SqliteIds"/>). A Guid passed as it is would be bound by its CLR type, as TEXT on
+    /// SQLite, and match nothing.
+    /// </summary>
+    public object IdParameter(Guid value) => IsPostgres ? value : SqliteIds.ToBytes(value);
 
     private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
         v => ToUnixMicroseconds(v),

@@ -214,7 +214,7 @@ internal static class DeliveryStats
             + $"WHERE account_id = {{0}} AND {subject.Column} = {{1}} AND created_at >= {{2}} AND created_at < {{3}} AND id >= {{4}} AND id < {{5}}{notTest} "
             + (isAttempts ? "GROUP BY 1" : "GROUP BY 1, 2");
         return db.Database
-            .SqlQueryRaw<BucketCount>(sql, accountId, subject.Id, db.TimestampParameter(range.From), db.TimestampParameter(range.To), IdBounds.AtOrAfter(range.From), IdBounds.Before(range.To))
+            .SqlQueryRaw<BucketCount>(sql, db.IdParameter(accountId), db.IdParameter(subject.Id), db.TimestampParameter(range.From), db.TimestampParameter(range.To), db.IdParameter(IdBounds.AtOrAfter(range.From)), db.IdParameter(IdBounds.Before(range.To)))
             .ToListAsync(cancellationToken);
     }
 }

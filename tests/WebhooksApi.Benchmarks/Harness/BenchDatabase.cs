@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using WebhooksApi.Persistence;
 
 namespace WebhooksApi.Benchmarks.Harness;
 
@@ -73,16 +74,22 @@ internal sealed class BenchDatabase : IAsyncDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public async Task<string?> ScalarTextAsync(string sql, CancellationToken cancellationToken)
+    /// <summary>The id the query returns, read as this provider stores it (see <see cref="GuidValue"/>).</summary>
+    public async Task<Guid> ScalarIdAsync(string sql, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
-        return (await command.ExecuteScalarAsync(cancellationToken))?.ToString();
+        return await command.ExecuteScalarAsync(cancellationToken) switch
+        {
+            Guid id => id,
+            byte[] bytes => SqliteIds.FromBytes(bytes),
+            var other => throw new InvalidOperationException($"Not an id: {other}."),
+        };
     }
 
-    /// <summary>A Guid as this provider stores it (EF Core's SQLite mapping: upper-case TEXT).</summary>
-    public object GuidValue(Guid id) => IsPostgres ? id : id.ToString().ToUpperInvariant();
+    /// <summary>A Guid as this provider stores it (uuid; on SQLite 16 bytes, see the service's SqliteIds).</summary>
+    public object GuidValue(Guid id) => IsPostgres ? id : SqliteIds.ToBytes(id);
 
     /// <summary>A timestamp as this provider stores it (SQLite: microseconds since the epoch, see WebhooksDbContext).</summary>
     public object TimeValue(DateTimeOffset at) => IsPostgres ? at : (at.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond;

@@ -36,7 +36,7 @@ internal sealed class LogsScenario : Scenario
     {
         await using var env = await BenchEnvironment.StartAsync(provider, null, cancellationToken);
         var step = await env.Api.CreateStepAsync(env.Receiver.Url("/logs"), cancellationToken: cancellationToken);
-        var accountId = Guid.Parse((await env.Database.ScalarTextAsync("SELECT id FROM accounts", cancellationToken))!);
+        var accountId = await env.Database.ScalarIdAsync("SELECT id FROM accounts", cancellationToken);
         var end = DateTimeOffset.UtcNow.AddMinutes(-1);
         var start = end - (Spacing * n);
         var seedClock = Stopwatch.StartNew();

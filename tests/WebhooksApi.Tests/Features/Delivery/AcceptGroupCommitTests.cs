@@ -270,7 +270,7 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         await Scalar("BEGIN IMMEDIATE;");
         await Scalar($$"""
             INSERT INTO idempotency_records (id, scope, key, request_hash, status_code, content_type, body, created_at)
-            VALUES ('{{Guid.NewGuid().ToString("D").ToUpperInvariant()}}', '{{scope}}', 'k-raced', '{{hash}}', 202, 'application/json', CAST('{"planted":true}' AS BLOB), 0)
+            VALUES (X'{{Guid.NewGuid():N}}', '{{scope}}', 'k-raced', '{{hash}}', 202, 'application/json', CAST('{"planted":true}' AS BLOB), 0)
             """);
         var raced = SendKeyedAsync(step, "k-raced", body);
         await Eventually.WaitAsync(() => Committer.Queued == 1, "the raced call handed to the committer");
