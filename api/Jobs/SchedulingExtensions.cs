@@ -10,7 +10,8 @@ internal static class SchedulingExtensions
 {
     /// <summary>
     /// Quartz keeps its schedule in the app's own database (tables created on first start), so
-    /// PostgreSQL nodes share one clustered scheduler and a job never runs twice at once. Due
+    /// PostgreSQL nodes share one clustered scheduler and a job never runs twice at once; on
+    /// SQLite one process per database file runs it (<see cref="SqliteSchedulerLease"/>). Due
     /// work itself lives in the deliveries table; jobs only decide when to look at it.
     /// </summary>
     public static WebApplicationBuilder AddScheduling(this WebApplicationBuilder builder)
@@ -75,7 +76,17 @@ internal static class SchedulingExtensions
                 .StartNow()
                 .WithSimpleSchedule(s => s.WithInterval(logs.PurgeInterval).RepeatForever()));
         });
-        builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        if (database.IsPostgres || SqliteFiles.PathOf(connectionString) is not { } file)
+        {
+            builder.Services.AddQuartzHostedService(options => options.WaitForJobsToComplete = true);
+        }
+        else
+        {
+            builder.Services.AddSingleton(services => new SqliteSchedulerLease(
+                services.GetRequiredService<ISchedulerFactory>(), file + ".scheduler", services.GetRequiredService<ILogger<SqliteSchedulerLease>>()));
+            builder.Services.AddHostedService(services => services.GetRequiredService<SqliteSchedulerLease>());
+        }
+
         return builder;
     }
 }

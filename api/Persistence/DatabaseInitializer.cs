@@ -77,23 +77,18 @@ internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<Database
         await db.Database.SqlQueryRaw<long>("SELECT COUNT(*) AS \"Value\" FROM sqlite_master WHERE type = 'table' AND name = {0}", name)
             .SingleAsync(cancellationToken) > 0;
 
-    /// <summary>
-    /// Opens <paramref name="path"/> with no sharing, which .NET takes as an exclusive lock on the
-    /// file (flock on Unix): the kernel drops it when the process ends, however it ends.
-    /// </summary>
+    /// <summary>Waits for the lock file (see <see cref="SqliteFiles.TryLock"/>).</summary>
     private async Task<FileStream> LockFileAsync(string path, CancellationToken cancellationToken)
     {
         for (var wait = TimeSpan.FromMilliseconds(50); ; wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.TicksPerSecond)))
         {
-            try
+            if (SqliteFiles.TryLock(path) is { } held)
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return held;
             }
-            catch (IOException)
-            {
-                logger.LogInformation("Waiting for another process that is migrating the database ({LockFile})", path);
-                await Task.Delay(wait, TimeProvider.System, cancellationToken);
-            }
+
+            logger.LogInformation("Waiting for another process that is migrating the database ({LockFile})", path);
+            await Task.Delay(wait, TimeProvider.System, cancellationToken);
         }
     }
 }

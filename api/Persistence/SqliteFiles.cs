@@ -36,6 +36,23 @@ internal static class SqliteFiles
         return InMemory(builder) ? null : Path.GetFullPath(builder.DataSource);
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> with no sharing, which .NET takes as an exclusive lock on the
+    /// file (flock on Unix): the kernel drops it when the holder closes it or the process ends,
+    /// however it ends. Null while another holder has it (in this process or another).
+    /// </summary>
+    public static FileStream? TryLock(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private static bool InMemory(SqliteConnectionStringBuilder builder) =>
         builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:";
 }
