@@ -72,9 +72,10 @@ internal static class DeliveryStore
         """;
 
     // The connections left out travel as one parameter: a JSON array of hex ids read by json_each
-    // on SQLite (unhex gives the stored bytes, see SqliteIds), a uuid[] on PostgreSQL. Before, they were inlined as literals: every claim beside many
-    // saturated or slow connections was a new statement to parse and plan (a claim leaving out
-    // 731 of 1,000 slow connections took 94 ms against 31 ms alone, in the fanout benchmark).
+    // on SQLite (unhex gives the stored bytes, see SqliteIds), a uuid[] on PostgreSQL. Before,
+    // they were inlined as literals: every claim beside many saturated or slow connections was a
+    // new statement to parse and plan (a claim leaving out 731 of 1,000 slow connections took
+    // 94 ms against 31 ms alone, in the fanout benchmark).
     private static readonly string SqliteClaimSql = SqliteClaim.Replace(Excluded, " AND k.id NOT IN (SELECT unhex(value) FROM json_each({7}))", StringComparison.Ordinal) + "\nRETURNING *";
 
     private static readonly string PostgresClaimSql = PostgresClaim.Replace(Excluded, " AND NOT (k.id = ANY({7}))", StringComparison.Ordinal) + "\nRETURNING *";

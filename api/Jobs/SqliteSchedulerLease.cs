@@ -8,11 +8,12 @@ namespace WebhooksApi.Jobs;
 /// <c>&lt;database&gt;.scheduler</c>. Quartz's store is not clustered on SQLite (SQLite has no
 /// row locks for it), and a non-clustered scheduler takes the store's tables as its own: at start
 /// it resets every trigger it finds acquired or blocked and deletes every fired-trigger row, other
-/// processes' included. A second process on the same file (a deploy whose new process starts
-/// before the old one stops, or a second instance started by mistake) left the first one's health
-/// check blocked behind a run that no process would finish. The second process now stands by and
-/// takes the scheduler over when the lock is released (the kernel releases it with its holder,
-/// however that process ends). Deliveries do not depend on it: every process claims and sends.
+/// processes' included, and Quartz forbids two such schedulers on one store. A second process on
+/// the same file (a deploy whose new process starts before the old one stops, a second instance
+/// started by mistake, the tests' extra nodes) is the likeliest reason a CI run waited 60 s for a
+/// triggered health check that never started. The second process now stands by and takes the
+/// scheduler over when the lock is released (the kernel releases it with its holder, however that
+/// process ends). Deliveries do not depend on it: every process claims and sends.
 /// </summary>
 internal sealed partial class SqliteSchedulerLease(ISchedulerFactory schedulers, string lockPath, ILogger<SqliteSchedulerLease> logger) : BackgroundService
 {
