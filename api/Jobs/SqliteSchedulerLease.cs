@@ -10,10 +10,10 @@ namespace WebhooksApi.Jobs;
 /// it resets every trigger it finds acquired or blocked and deletes every fired-trigger row, other
 /// processes' included, and Quartz forbids two such schedulers on one store. A second process on
 /// the same file (a deploy whose new process starts before the old one stops, a second instance
-/// started by mistake, the tests' extra nodes) is the likeliest reason a CI run waited 60 s for a
-/// triggered health check that never started. The second process now stands by and takes the
-/// scheduler over when the lock is released (the kernel releases it with its holder, however that
-/// process ends). Deliveries do not depend on it: every process claims and sends.
+/// started by mistake, the tests' extra nodes on a shared database) would reset the first one's
+/// jobs under it. It now stands by and takes the scheduler over when the lock is released (the
+/// kernel releases it with its holder, however that process ends). Deliveries do not depend on
+/// it: every process claims and sends.
 /// </summary>
 internal sealed partial class SqliteSchedulerLease(ISchedulerFactory schedulers, string lockPath, ILogger<SqliteSchedulerLease> logger) : BackgroundService
 {

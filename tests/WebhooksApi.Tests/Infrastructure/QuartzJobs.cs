@@ -21,6 +21,14 @@ public static class QuartzJobs
         // A minute, not the default 20 s: the job goes through Quartz's store on the shared
         // database, behind whatever the collection's earlier tests left it doing (a clean-clone
         // run beside a second one, each twice as slow as alone, timed out here at 20 s).
-        await Eventually.WaitAsync(() => runs() > before, $"the {what} job to run", TimeSpan.FromMinutes(1));
+        try
+        {
+            await Eventually.WaitAsync(() => runs() > before, $"the {what} job to run", TimeSpan.FromMinutes(1));
+        }
+        catch (TimeoutException e)
+        {
+            // Whether a run began tells a trigger Quartz never fired from a run that was slow.
+            throw new TimeoutException($"{e.Message} (runs begun before the trigger: {before}; begun now: {started()}; finished: {runs()})", e);
+        }
     }
 }

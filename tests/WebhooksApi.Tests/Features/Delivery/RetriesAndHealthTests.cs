@@ -35,10 +35,12 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
         await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.GetProperty("attempts").GetInt32() >= attempts && d.Str("status") != "delivering", $"attempt {attempts}");
 
     /// <summary>Fires the health check through Quartz (as its schedule would) and waits until it has run.</summary>
-    private Task RunHealthCheckAsync()
+    private Task RunHealthCheckAsync() => RunHealthCheckAsync(Fixture.Factory.Services);
+
+    private static Task RunHealthCheckAsync(IServiceProvider node)
     {
-        var monitor = Fixture.Factory.Services.GetRequiredService<HealthMonitor>();
-        return QuartzJobs.RunAsync(Fixture.Factory.Services, HealthCheckJob.Key, () => monitor.Started, () => monitor.Runs, "health check");
+        var monitor = node.GetRequiredService<HealthMonitor>();
+        return QuartzJobs.RunAsync(node, HealthCheckJob.Key, () => monitor.Started, () => monitor.Runs, "health check");
     }
 
     [Fact]
@@ -186,7 +188,13 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
     [Fact]
     public async Task A_connection_failing_most_attempts_for_two_hours_goes_to_error_even_with_some_successes()
     {
-        var account = await NewAccountAsync();
+        // A database of its own: the health check judges every connection it holds, and after two
+        // hours of test clock on the collection's shared database the same run also puts every
+        // earlier test's failing connection in error and holds its deliveries, beside the retries
+        // the jump made due. Twice in this stop's CI runs the second check here had not finished
+        // within the minute the test waits; whether it had begun was not recorded (the wait now
+        // says), so this is the likeliest cause, not a proven one.
+        await using var node = await PrivateNode.StartAsync(Fixture);
         var calls = 0;
         // Flapping: one success in three, so FailingSince keeps resetting.
         var url = Fixture.Receiver.NewEndpoint(TestOkThen(ctx =>
@@ -194,7 +202,7 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
             ctx.Response.StatusCode = Interlocked.Increment(ref calls) % 3 == 0 ? 200 : 500;
             return Task.CompletedTask;
         }));
-        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "exponential", maxAttempts = 0 }));
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "exponential", maxAttempts = 0 }));
         async Task Burst(int n)
         {
             var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, n).Select(i => new { contact = new { id = $"f-{Guid.NewGuid():N}" } }).ToArray() });
@@ -205,14 +213,14 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
         }
 
         await Burst(6);
-        await RunHealthCheckAsync();
+        await RunHealthCheckAsync(node.Factory.Services);
         Assert.Equal("active", (await step.Admin.GetJsonAsync($"/v1/connections/{step.ConnectionId}")).Str("status"));
 
         Fixture.Time.Advance(TimeSpan.FromMinutes(61));
         await Burst(12);
         Fixture.Time.Advance(TimeSpan.FromMinutes(61));
         await Burst(3);
-        await RunHealthCheckAsync();
+        await RunHealthCheckAsync(node.Factory.Services);
 
         var connection = await step.Admin.GetJsonAsync($"/v1/connections/{step.ConnectionId}");
         Assert.Equal("error", connection.Str("status"));
