@@ -51,7 +51,7 @@ internal sealed class DispatcherOptions
     /// the template's own budgets (loops, output size) stop a runaway template on any machine,
     /// so running out of time says the node was busy, not that the template is broken.
     /// </summary>
-    public TimeSpan TemplateRenderTimeLimit { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan TemplateRenderTimeLimit { get; set; } = Features.Connections.ConnectionTemplates.RenderTimeLimit;
 
     /// <summary>Held deliveries older than this fail with reason `expired` (default 72 h).</summary>
     public TimeSpan HoldLimit { get; set; } = TimeSpan.FromHours(72);

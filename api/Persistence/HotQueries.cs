@@ -141,8 +141,8 @@ internal sealed class HotQueries : IDisposable
         return Task.FromResult(Read(reader =>
         {
             var command = reader.Target;
-            command.Parameters[0].Value = RawStatements.SqliteGuid(stepId);
-            command.Parameters[1].Value = RawStatements.SqliteGuid(accountId);
+            command.Parameters[0].Value = SqliteIds.ToBytes(stepId);
+            command.Parameters[1].Value = SqliteIds.ToBytes(accountId);
             using var row = Run(command);
             return row.Read()
                 ? new ExecutionTarget(SqliteIds.Read(row, 0), row.GetString(1), row.GetString(2), SqliteIds.Read(row, 3), row.GetString(4), row.GetString(5), row.GetInt32(6))
@@ -334,7 +334,7 @@ internal sealed class HotQueries : IDisposable
                 _byId[sql] = command;
             }
 
-            command.Parameters[0].Value = RawStatements.SqliteGuid(id);
+            command.Parameters[0].Value = SqliteIds.ToBytes(id);
             return command;
         }
 

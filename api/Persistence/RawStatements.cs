@@ -170,13 +170,10 @@ internal static class RawStatements
         return (command, parameters);
     }
 
-    /// <summary>A Guid as EF stores it on SQLite: 16 bytes, most significant first (see <see cref="SqliteIds"/>).</summary>
-    public static byte[] SqliteGuid(Guid value) => SqliteIds.ToBytes(value);
-
     private static object Value(bool sqlite, object? value) => value switch
     {
         null => DBNull.Value,
-        Guid g => sqlite ? SqliteGuid(g) : g,
+        Guid g => sqlite ? SqliteIds.ToBytes(g) : g,
         DateTimeOffset t => sqlite ? WebhooksDbContext.ToUnixMicroseconds(t) : t.ToUniversalTime(),
         bool b => sqlite ? (b ? 1 : 0) : b,
         _ => value,

@@ -50,7 +50,7 @@ public sealed class BlobIdsMigrationTests(SqliteApi fixture) : ApiTests<SqliteAp
         Assert.Equal(0, await CountAsync(connectionString, "typeof({0}) <> 'text'"));
         Assert.True(await CountAsync(connectionString, "typeof({0}) = 'text'") > 20, "the database holds ids to convert");
         // The form EF wrote before the migration: upper case, with dashes.
-        Assert.Equal(Guid.Parse(ids[0]).ToString("D").ToUpperInvariant(), await ScalarAsync<string>(connectionString, "SELECT id FROM deliveries ORDER BY id LIMIT 1"));
+        Assert.Equal(Guid.Parse(ids[0]).ToString("D").ToUpperInvariant(), await SqliteSql.ScalarAsync<string>(connectionString, "SELECT id FROM deliveries ORDER BY id LIMIT 1"));
         SqliteConnection.ClearAllPools();
 
         await using var upgraded = Node(connectionString);
@@ -60,8 +60,8 @@ public sealed class BlobIdsMigrationTests(SqliteApi fixture) : ApiTests<SqliteAp
 
         Assert.Equal(before, after);
         Assert.Equal(0, await CountAsync(connectionString, "typeof({0}) = 'text'"));
-        Assert.Equal("ok", await ScalarAsync<string>(connectionString, "PRAGMA integrity_check"));
-        Assert.Null(await ScalarAsync<object>(connectionString, "PRAGMA foreign_key_check"));
+        Assert.Equal("ok", await SqliteSql.ScalarAsync<string>(connectionString, "PRAGMA integrity_check"));
+        Assert.Null(await SqliteSql.ScalarAsync<object>(connectionString, "PRAGMA foreign_key_check"));
 
         // Still writes and delivers, with the rows read back in time order.
         var next = (await (await admin.PostJsonAsync($"/v1/workflow-webhooks/{step.StepId}/executions", EngineBuilders.Contact("after-upgrade")))
@@ -86,7 +86,7 @@ public sealed class BlobIdsMigrationTests(SqliteApi fixture) : ApiTests<SqliteAp
         SqliteConnection.ClearAllPools();
 
         // As a node killed after the rebuild committed and before its history row did leaves it.
-        await ExecuteAsync(connectionString, "DELETE FROM __ef_migrations_history WHERE MigrationId = '20261201000009_BlobIds'");
+        await SqliteSql.ExecuteAsync(connectionString, "DELETE FROM __ef_migrations_history WHERE MigrationId = '20261201000009_BlobIds'");
         SqliteConnection.ClearAllPools();
 
         await using var again = Node(connectionString);
@@ -94,7 +94,7 @@ public sealed class BlobIdsMigrationTests(SqliteApi fixture) : ApiTests<SqliteAp
         admin.DefaultRequestHeaders.Authorization = node.Admin.DefaultRequestHeaders.Authorization;
         Assert.Equal(before, await ReadAllAsync(admin, reads));
         Assert.Equal(0, await CountAsync(connectionString, "typeof({0}) = 'text'"));
-        Assert.Equal(1L, await ScalarAsync<long>(connectionString, "SELECT count(*) FROM __ef_migrations_history WHERE MigrationId = '20261201000009_BlobIds'"));
+        Assert.Equal(1L, await SqliteSql.ScalarAsync<long>(connectionString, "SELECT count(*) FROM __ef_migrations_history WHERE MigrationId = '20261201000009_BlobIds'"));
     }
 
     private static string[] Reads(WorkflowStep step, IReadOnlyList<string> deliveryIds) =>
@@ -152,28 +152,10 @@ public sealed class BlobIdsMigrationTests(SqliteApi fixture) : ApiTests<SqliteAp
         var total = 0L;
         foreach (var (table, column) in IdColumns)
         {
-            total += await ScalarAsync<long>(connectionString, $"SELECT count(*) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, condition, $"\"{column}\"")}");
+            total += await SqliteSql.ScalarAsync<long>(connectionString, $"SELECT count(*) FROM \"{table}\" WHERE \"{column}\" IS NOT NULL AND {string.Format(System.Globalization.CultureInfo.InvariantCulture, condition, $"\"{column}\"")}");
         }
 
         return total;
-    }
-
-    private static async Task<T?> ScalarAsync<T>(string connectionString, string sql)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return await command.ExecuteScalarAsync() is T value ? value : default;
-    }
-
-    private static async Task ExecuteAsync(string connectionString, string sql)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 
     private static (string, string)[] IdColumnsOfModel()

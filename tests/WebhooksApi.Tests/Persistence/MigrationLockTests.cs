@@ -56,25 +56,13 @@ public sealed class MigrationLockTests(SqliteApi fixture) : ApiTests<SqliteApi>(
         (await client.GetAsync(new Uri("/readyz", UriKind.Relative))).EnsureSuccessStatusCode();
     }
 
-    private static async Task LeaveLockAsync(string connectionString)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
+    private static Task LeaveLockAsync(string connectionString) =>
         // The table and row as EF 10's SqliteHistoryRepository makes them.
-        command.CommandText = $"""
+        SqliteSql.ExecuteAsync(connectionString, $"""
             CREATE TABLE IF NOT EXISTS "{DatabaseInitializer.EfLockTable}" ("Id" INTEGER NOT NULL CONSTRAINT "PK_{DatabaseInitializer.EfLockTable}" PRIMARY KEY, "Timestamp" TEXT NOT NULL);
             INSERT OR IGNORE INTO "{DatabaseInitializer.EfLockTable}" ("Id", "Timestamp") VALUES (1, '2026-12-01 05:45:52.2527378+00:00');
-            """;
-        await command.ExecuteNonQueryAsync();
-    }
+            """);
 
-    private static async Task<long> CountAsync(string connectionString, string table)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM \"{table}\"";
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<long> CountAsync(string connectionString, string table) =>
+        SqliteSql.ScalarAsync<long>(connectionString, $"SELECT COUNT(*) FROM \"{table}\"");
 }

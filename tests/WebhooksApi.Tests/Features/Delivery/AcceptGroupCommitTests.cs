@@ -423,7 +423,7 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
         await connection.OpenAsync();
         await using var select = connection.CreateCommand();
         select.CommandText = "SELECT * FROM deliveries WHERE id = $id";
-        select.Parameters.AddWithValue("$id", RawStatements.SqliteGuid(row.Id));
+        select.Parameters.AddWithValue("$id", SqliteIds.ToBytes(row.Id));
         await using var reader = await select.ExecuteReaderAsync();
         var read = DeliveryStore.SqliteDeliveryReader(reader);
         Assert.True(await reader.ReadAsync());
