@@ -13,11 +13,13 @@ internal static class DeliveryStore
     /// <summary>Statuses in which a delivery still occupies its place in an ordered connection's line.</summary>
     private const string Unfinished = "('pending', 'delivering', 'held')";
 
-    // Both claims go connection by connection: each connection's due rows are read in time order from its
-    // own (connection_id, status, next_attempt_at) index range, at most max_concurrency + {4} (the dispatcher's
-    // queue depth) of them, and the batch takes every connection's first row before anyone's
-    // second (ORDER BY rn); {5} is the batch size. Before, a claim took the oldest due rows of the whole table: a fast
-    // endpoint whose work arrived after a backlog for 200 slow ones got almost no rows (8% of its
+    // Both claims go connection by connection: each connection's due rows are read in time order
+    // from its own range of the due index (pending rows only, see 20261201000010_InFlightIndexes:
+    // the term `h.status = 'pending'` is what lets the planner use it), at most max_concurrency +
+    // {4} (the dispatcher's queue depth) of them, and the batch takes every connection's first row
+    // before anyone's second (ORDER BY rn); {5} is the batch size. Before, a claim took the oldest
+    // due rows of the whole table: a fast endpoint whose work arrived after a backlog for 200 slow
+    // ones got almost no rows (8% of its
     // solo throughput in the fanout benchmark). The per-connection cap matters because a claimed
     // row holds one of the node's request slots while it waits for its connection's gate: without
     // it one slow endpoint would fill every slot (see Dispatcher). The excluded list leaves out

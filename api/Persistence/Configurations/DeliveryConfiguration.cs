@@ -17,15 +17,17 @@ internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDe
         builder.Property(d => d.LastOutcome).HasMaxLength(40);
         builder.Property(d => d.LastError).HasMaxLength(2000);
         builder.Property(d => d.FailureReason).HasMaxLength(40);
-        // Lease recovery and held-delivery expiry by status.
-        builder.HasIndex(d => new { d.Status, d.NextAttemptAt });
+        // The queue's indexes hold only the rows in flight (migration 20261201000010_InFlightIndexes):
+        // the claim, connection by connection, each one's due rows in time order; lease recovery;
+        // lease renewal; the expiry of held deliveries.
+        builder.HasIndex(d => new { d.ConnectionId, d.NextAttemptAt }, Migrations.InFlightIndexes.Due).HasFilter(Migrations.InFlightIndexes.DueFilter);
+        builder.HasIndex(d => d.LockedUntil, Migrations.InFlightIndexes.Leased).HasFilter(Migrations.InFlightIndexes.LeasedFilter);
+        builder.HasIndex(d => d.ClaimToken, Migrations.InFlightIndexes.Claimed).HasFilter(Migrations.InFlightIndexes.ClaimedFilter);
+        builder.HasIndex(d => d.CreatedAt, Migrations.InFlightIndexes.Held).HasFilter(Migrations.InFlightIndexes.HeldFilter);
         // Per-connection work: holding, resuming, ordered head-of-line, stats.
         builder.HasIndex(d => new { d.ConnectionId, d.Status, d.Id });
         builder.HasIndex(d => new { d.AccountId, d.Id });
         builder.HasIndex(d => new { d.WorkflowWebhookId, d.Id });
-        builder.HasIndex(d => d.ClaimToken);
-        // The claim, connection by connection: each one's due rows in time order (migration 20261123000008_DueByConnection).
-        builder.HasIndex(d => new { d.ConnectionId, d.Status, d.NextAttemptAt });
         // The delivery list's filters and bulk retry (status=failed), newest first per account
         // (migration 20261123000005_LogIndexes).
         builder.HasIndex(d => new { d.AccountId, d.Status, d.Id });
