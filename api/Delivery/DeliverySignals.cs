@@ -13,7 +13,20 @@ internal sealed class DeliverySignals
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
 
+    private long _workEpoch;
+
+    /// <summary>Wakes the dispatcher: something it left out of its last claim may be claimable now (a slot or a lane freed).</summary>
     public void WorkAvailable() => _wake.Writer.TryWrite(true);
+
+    /// <summary>New work was committed on this node (executions, a connection activated, a retry asked for): wakes the dispatcher and moves <see cref="WorkEpoch"/>.</summary>
+    public void NewWork()
+    {
+        Interlocked.Increment(ref _workEpoch);
+        WorkAvailable();
+    }
+
+    /// <summary>Moves each time new work is committed on this node (see SlowLane.NothingDue).</summary>
+    public long WorkEpoch => Interlocked.Read(ref _workEpoch);
 
     /// <summary>Returns when woken or when <paramref name="poll"/> has passed on the given clock.</summary>
     public Task WaitForWorkAsync(TimeSpan poll, TimeProvider time, CancellationToken cancellationToken) =>

@@ -236,13 +236,21 @@ internal sealed partial class Dispatcher(
             // all, capped at the lane's room, read up to that many rows from every connection:
             // beside 1,000 slow connections a claim for 56 rows took 143 ms on the one writer
             // (every accept and result write waited), and the fast connection got a share of 56.
-            var responsive = await ClaimAsync(db, now, Math.Min(_options.BatchSize, free), queue, [.. saturated, .. lane.Slow], cancellationToken);
-            var waiting = lane.Slow.Except(saturated).ToList();
-            var laneBatch = Math.Min(room, free - responsive.Count);
-            var slowRows = waiting.Count == 0 || laneBatch <= 0
-                ? []
-                : await writes.InTransactionAsync((w, ct) => ClaimLaneAsync(w, now, laneBatch, queue, waiting, ct), cancellationToken);
-            claimed = [.. responsive, .. slowRows];
+            // Both claims in one round of the writer: the lane's in a round of its own made each
+            // claim cycle wait for two.
+            var epoch = signals.WorkEpoch;
+            var waiting = _lane.Waiting(lane.Slow.Except(saturated), epoch);
+            List<Guid> excluded = [.. saturated, .. lane.Slow];
+            claimed = await writes.InTransactionAsync(
+                async (w, ct) =>
+                {
+                    var responsive = await DeliveryStore.ClaimAsync(w, now, _options.Lease, Math.Min(_options.BatchSize, free), queue, excluded, ct);
+                    var laneBatch = Math.Min(room, free - responsive.Count);
+                    return waiting.Count == 0 || laneBatch <= 0
+                        ? responsive
+                        : [.. responsive, .. await ClaimLaneAsync(w, now, laneBatch, queue, waiting, epoch, ct)];
+                },
+                cancellationToken);
         }
         else
         {
@@ -309,7 +317,8 @@ internal sealed partial class Dispatcher(
     /// room is filled or every one was read once. A turn is never smaller than
     /// <see cref="LaneTurnMin"/>: a few connections with nothing due must not take a statement each.
     /// </summary>
-    private async Task<List<WebhookDelivery>> ClaimLaneAsync(WebhooksDbContext w, DateTimeOffset now, int room, int queue, List<Guid> waiting, CancellationToken cancellationToken)
+    /// <param name="epoch">The work epoch read before the claim (see SlowLane.NothingDue).</param>
+    private async Task<List<WebhookDelivery>> ClaimLaneAsync(WebhooksDbContext w, DateTimeOffset now, int room, int queue, List<Guid> waiting, long epoch, CancellationToken cancellationToken)
     {
         var rows = new List<WebhookDelivery>();
         for (var read = 0; read < waiting.Count && rows.Count < room;)
@@ -317,7 +326,13 @@ internal sealed partial class Dispatcher(
             var left = room - rows.Count;
             var turn = _lane.NextTurn(waiting, Math.Min(waiting.Count - read, Math.Max(left, LaneTurnMin)));
             read += turn.Count;
-            rows.AddRange(await DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, left, queue, turn, (left + turn.Count - 1) / turn.Count, cancellationToken));
+            var taken = await DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, left, queue, turn, (left + turn.Count - 1) / turn.Count, cancellationToken);
+            rows.AddRange(taken);
+            if (taken.Count < left)
+            {
+                // The claim's LIMIT cut nobody off, so a connection of the turn with no row had none to take.
+                _lane.NothingDue(turn.Except(taken.Select(d => d.ConnectionId)), epoch);
+            }
         }
 
         return rows;
@@ -360,6 +375,7 @@ internal sealed partial class Dispatcher(
                 Release(delivery.ClaimToken);
                 _slots!.Release();
                 laneReopened = _lane.Finished(slow);
+                _lane.Settled(connection.Id);
             }
 
             var loadReopened = _load.TryGetValue(connection.Id, out var load) && load.Finished();
@@ -451,6 +467,7 @@ internal sealed partial class Dispatcher(
                 // idle while its rows still held the slots its next claim waited for, and slow
                 // ones went uncapped beside it (10 open with a lane of 4 in SlowLaneTests).
                 laneReopened |= _lane.Finished(completion.Slow);
+                _lane.Settled(completion.Delivery.ConnectionId);
                 signals.NotifyAttemptFinished(completion.Delivery.Id);
             }
 

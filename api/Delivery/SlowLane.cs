@@ -33,6 +33,9 @@ internal sealed class SlowLane
     public const double Alpha = 0.2;
 
     private readonly ConcurrentDictionary<Guid, Average> _averageMs = new();
+    private readonly ConcurrentDictionary<Guid, long> _nothingDueSince = new();
+    private readonly TimeSpan _recheck;
+    private long _dryEpoch;
     private readonly TimeProvider _time;
     private readonly TimeSpan _threshold;
     private readonly double _thresholdMs;
@@ -45,10 +48,12 @@ internal sealed class SlowLane
 
     /// <param name="slots">The lane's size while a responsive connection is busy.</param>
     /// <param name="inFlight">The node's slots, all connections together (MaxInFlight).</param>
-    public SlowLane(int slots, int inFlight, TimeSpan threshold, TimeProvider time)
+    /// <param name="recheck">How long a slow connection found with nothing due is left out of the lane's claims (see <see cref="NothingDue"/>); 1 s when not given.</param>
+    public SlowLane(int slots, int inFlight, TimeSpan threshold, TimeProvider time, TimeSpan? recheck = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
         Slots = slots;
+        _recheck = recheck ?? TimeSpan.FromSeconds(1);
         _ceiling = Math.Max(slots, inFlight - slots);
         _time = time;
         _threshold = threshold;
@@ -156,6 +161,63 @@ internal sealed class SlowLane
         }
 
         return turn;
+    }
+
+    /// <summary>
+    /// A lane claim read these slow connections and none had a row it could take (nothing due,
+    /// its ordered head in flight, or no longer active): the next claims leave them out until
+    /// one of their rows finishes here (<see cref="Settled"/>), new work is committed anywhere on
+    /// this node (<paramref name="workEpoch"/> moves, see <see cref="Waiting"/>), or the recheck
+    /// interval passes (a retry coming due, work accepted by another node).
+    /// </summary>
+    /// <remarks>
+    /// Why: a lane claim reads its connections a turn at a time until it has its rows or has read
+    /// them all. Beside 1,000 slow connections that were disabled (the fanout benchmark's phase
+    /// after its loaded one), every claim for a fast connection was followed by ~30 lane
+    /// statements that found nothing, each a round of the one SQLite writer: the fast connection
+    /// ran at about two thirds of its rate before the slow connections existed.
+    /// </remarks>
+    public void NothingDue(IEnumerable<Guid> connectionIds, long workEpoch)
+    {
+        var now = _time.GetTimestamp();
+        if (Interlocked.Exchange(ref _dryEpoch, workEpoch) != workEpoch)
+        {
+            _nothingDueSince.Clear();
+        }
+
+        foreach (var id in connectionIds)
+        {
+            _nothingDueSince[id] = now;
+        }
+    }
+
+    /// <summary>
+    /// Of <paramref name="slow"/>, the connections a lane claim should read: all but those found
+    /// with nothing due less than the recheck interval ago, since no new work (<paramref name="workEpoch"/>).
+    /// </summary>
+    public List<Guid> Waiting(IEnumerable<Guid> slow, long workEpoch)
+    {
+        if (Interlocked.Exchange(ref _dryEpoch, workEpoch) != workEpoch)
+        {
+            _nothingDueSince.Clear();
+        }
+
+        if (_nothingDueSince.IsEmpty)
+        {
+            return [.. slow];
+        }
+
+        var now = _time.GetTimestamp();
+        return [.. slow.Where(id => !_nothingDueSince.TryGetValue(id, out var since) || _time.GetElapsedTime(since, now) >= _recheck)];
+    }
+
+    /// <summary>A row of the connection finished here: it may have more work now (its ordered line moved, a retry was written).</summary>
+    public void Settled(Guid connectionId)
+    {
+        if (!_nothingDueSince.IsEmpty)
+        {
+            _nothingDueSince.TryRemove(connectionId, out _);
+        }
     }
 
     /// <summary>The connections slow now.</summary>

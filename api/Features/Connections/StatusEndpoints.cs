@@ -33,7 +33,7 @@ internal static class StatusTransition
                 await ConnectionRules.MoveDeliveriesAsync(db, row, before, now, cancellationToken);
                 if (row.Status == ConnectionStatuses.Active)
                 {
-                    signals.WorkAvailable();
+                    signals.NewWork();
                 }
 
                 return TypedResults.Ok(ConnectionRules.ToOut(row));

@@ -315,4 +315,57 @@ public sealed class SlowLaneTests
         // The turn stood at 8; 8 % 3 = 2.
         Assert.Equal([fewer[2], fewer[0]], lane.NextTurn(fewer, 2));
     }
+
+    [Fact]
+    public void Connections_found_with_nothing_due_are_left_out_until_the_recheck_interval_passes()
+    {
+        var lane = new SlowLane(8, InFlight, Threshold, _time, TimeSpan.FromSeconds(1));
+        Guid[] slow = [.. Enumerable.Range(0, 4).Select(_ => Guid.NewGuid())];
+        Assert.Equal(slow, lane.Waiting(slow, workEpoch: 7));
+
+        lane.NothingDue([slow[1], slow[3]], workEpoch: 7);
+        Assert.Equal([slow[0], slow[2]], lane.Waiting(slow, workEpoch: 7));
+
+        _time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Equal([slow[0], slow[2]], lane.Waiting(slow, workEpoch: 7));
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(slow, lane.Waiting(slow, workEpoch: 7));
+    }
+
+    [Fact]
+    public void New_work_on_the_node_brings_every_connection_found_with_nothing_due_back_at_once()
+    {
+        var lane = Lane(8);
+        Guid[] slow = [.. Enumerable.Range(0, 3).Select(_ => Guid.NewGuid())];
+        lane.NothingDue(slow, workEpoch: 1);
+        Assert.Empty(lane.Waiting(slow, workEpoch: 1));
+
+        Assert.Equal(slow, lane.Waiting(slow, workEpoch: 2));
+    }
+
+    [Fact]
+    public void Finding_nothing_due_under_an_epoch_that_has_moved_since_is_forgotten_at_the_next_look()
+    {
+        // The claim read the epoch, new work was committed, then the claim found nothing: the
+        // new rows may have come after its read, so its finding must not outlive the new epoch.
+        var lane = Lane(8);
+        Guid[] slow = [Guid.NewGuid()];
+        Assert.Equal(slow, lane.Waiting(slow, workEpoch: 4));
+        lane.NothingDue(slow, workEpoch: 4);
+
+        Assert.Equal(slow, lane.Waiting(slow, workEpoch: 5));
+    }
+
+    [Fact]
+    public void A_row_of_a_connection_finishing_here_brings_that_connection_back()
+    {
+        var lane = Lane(8);
+        Guid[] slow = [Guid.NewGuid(), Guid.NewGuid()];
+        lane.NothingDue(slow, workEpoch: 0);
+
+        lane.Settled(slow[0]);
+
+        Assert.Equal([slow[0]], lane.Waiting(slow, workEpoch: 0));
+    }
 }

@@ -54,7 +54,7 @@ internal sealed class Endpoint : IEndpoint
 
         if (queued.Pending > 0)
         {
-            signals.WorkAvailable();
+            signals.NewWork();
         }
 
         var current = await db.Deliveries.AsNoTracking().FirstAsync(d => d.Id == delivery.Id, cancellationToken);

@@ -124,7 +124,7 @@ internal sealed class Endpoint : IEndpoint
             if (queued.Pending > 0)
             {
                 // Sending starts with the first batch, not after the last.
-                signals.WorkAvailable();
+                signals.NewWork();
             }
 
             total += queued;

@@ -159,7 +159,7 @@ internal sealed class Endpoint : IEndpoint
 
         if (status == DeliveryStatuses.Pending)
         {
-            signals.WorkAvailable();
+            signals.NewWork();
         }
 
         if (waiter is not null)
