@@ -19,14 +19,14 @@ internal static class DeliveryStore
     // {4} (the dispatcher's queue depth) of them, and the batch takes every connection's first row
     // before anyone's second (ORDER BY rn); {5} is the batch size. Before, a claim took the oldest
     // due rows of the whole table: a fast endpoint whose work arrived after a backlog for 200 slow
-    // ones got almost no rows (8% of its
-    // solo throughput in the fanout benchmark). The per-connection cap matters because a claimed
-    // row holds one of the node's request slots while it waits for its connection's gate: without
-    // it one slow endpoint would fill every slot (see Dispatcher). The excluded list leaves out
-    // connections this node already holds enough rows for; {6} bounds the per-connection read (a
-    // constant: SQLite cannot take a LIMIT from the outer row), the largest max_concurrency plus {4}, and
-    // never more than the batch, which no connection can exceed (a slow-lane claim capped at 32 rows
-    // read up to 200 rows of each of 1,000 backlogged connections before).
+    // ones got almost no rows (8% of its solo throughput in the fanout benchmark). The
+    // per-connection cap matters because a claimed row holds one of the node's request slots
+    // while it waits for its connection's gate: without it one slow endpoint would fill every
+    // slot (see Dispatcher). The excluded list leaves out connections this node already holds
+    // enough rows for; {6} bounds the per-connection read (a constant: SQLite cannot take a LIMIT
+    // from the outer row), the largest max_concurrency plus {4}, and never more than the batch,
+    // which no connection can exceed (a slow-lane claim capped at 32 rows read up to 200 rows of
+    // each of 1,000 backlogged connections before).
     // Ties in next_attempt_at (a batch accepted at once) come in index order, not sorted by id:
     // sorting them would read a connection's whole due backlog before the LIMIT.
     private const string Excluded = "/* excluded */";

@@ -85,9 +85,12 @@ internal static class ConnectionTemplates
         return body;
     }
 
+    /// <summary>True when the text has a merge tag to render; without one it is sent as it is.</summary>
+    public static bool HasTags(string template) => template.Contains("{{", StringComparison.Ordinal);
+
     private static string Render(string template, TemplateFormat format, TemplateModel model, TimeSpan? limit)
     {
-        if (!template.Contains("{{", StringComparison.Ordinal))
+        if (!HasTags(template))
         {
             return template;
         }

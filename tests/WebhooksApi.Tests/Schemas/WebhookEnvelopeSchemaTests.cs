@@ -107,6 +107,41 @@ public sealed class WebhookEnvelopeSchemaTests
         Assert.False(pointers.Contains("/event"));
     }
 
+    [Fact]
+    public void The_envelope_is_byte_for_byte_what_a_JsonObject_of_the_same_nodes_serializes_to()
+    {
+        // The envelope is written straight from the input's nodes (no clones). Partners verify the
+        // signature over these exact bytes, so the writer must escape and order as the JsonObject did.
+        var contact = new JsonObject
+        {
+            ["id"] = "c-1",
+            ["email"] = "ana+<tag>@example.com",
+            ["name"] = "Zoë \"Ana\" O'Brien & co\u2028",
+            ["score"] = 4.25,
+            ["vip"] = true,
+            ["tags"] = new JsonArray("a", null, 3, new JsonObject { ["deep"] = "\u00e9\t" }),
+            ["none"] = null,
+        };
+        var @event = new JsonObject { ["items"] = new JsonArray(new JsonObject { ["sku"] = "X/1", ["qty"] = 2 }), ["emoji"] = "🎉" };
+        var input = Input(contact, @event, new JsonObject { ["promo"] = "</script>" }, "workflow.execution", new DateTimeOffset(2026, 11, 23, 10, 15, 30, 456, TimeSpan.FromHours(-5)));
+
+        var expected = new JsonObject
+        {
+            ["id"] = input.MessageId,
+            ["event"] = input.EventType,
+            ["timestamp"] = "2026-11-23T15:15:30.456Z",
+            ["accountId"] = input.AccountId.ToString(),
+            ["data"] = new JsonObject
+            {
+                ["contact"] = input.Contact.DeepClone(),
+                ["event"] = input.Event.DeepClone(),
+                ["variables"] = input.Variables.DeepClone(),
+            },
+        }.ToJsonString();
+
+        Assert.Equal(expected, RequestComposer.DefaultEnvelope(input));
+    }
+
     private static MessageInput Input(JsonObject contact, JsonObject @event, JsonObject variables, string eventType, DateTimeOffset now) =>
         new(contact, @event, variables, AccountId, "Acme", WebhookSigner.NewMessageId(Ids.New(now)), eventType, now);
 
