@@ -374,8 +374,7 @@ internal sealed partial class Dispatcher(
             {
                 Release(delivery.ClaimToken);
                 _slots!.Release();
-                laneReopened = _lane.Finished(slow);
-                _lane.Settled(connection.Id);
+                laneReopened = _lane.Finished(connection.Id, slow);
             }
 
             var loadReopened = _load.TryGetValue(connection.Id, out var load) && load.Finished();
@@ -466,8 +465,7 @@ internal sealed partial class Dispatcher(
                 // requests ended, before this write: under load (writes of 100+ ms) it looked
                 // idle while its rows still held the slots its next claim waited for, and slow
                 // ones went uncapped beside it (10 open with a lane of 4 in SlowLaneTests).
-                laneReopened |= _lane.Finished(completion.Slow);
-                _lane.Settled(completion.Delivery.ConnectionId);
+                laneReopened |= _lane.Finished(completion.Delivery.ConnectionId, completion.Slow);
                 signals.NotifyAttemptFinished(completion.Delivery.Id);
             }
 

@@ -54,8 +54,9 @@ internal sealed class RequestComposer(SecretProtector protector)
     public ComposedRequest Compose(Connection connection, AuthConnector? auth, MessageInput input, string? body = null, TimeSpan? renderLimit = null)
     {
         var secrets = new List<string>();
-        // Built on first use: a plain URL and headers with the default envelope never read it, and
-        // building it for each delivery was ~2% of the throughput benchmark's CPU (issue #8).
+        // Built on first use (the renders call it only for a template with a tag): a plain URL and
+        // headers with the default envelope never read it, and building it for each delivery was
+        // ~2% of the throughput benchmark's CPU (issue #8).
         TemplateModel? model = null;
         TemplateModel Model() => model ??= ConnectionTemplates.Model(input);
         var method = connection.Method;
@@ -63,17 +64,17 @@ internal sealed class RequestComposer(SecretProtector protector)
         var headers = new List<KeyValuePair<string, string>>();
         try
         {
-            url = ConnectionTemplates.HasTags(connection.Url) ? ConnectionTemplates.RenderUrl(connection.Url, Model(), renderLimit) : connection.Url;
+            url = ConnectionTemplates.RenderUrl(connection.Url, Model, renderLimit);
             foreach (var (name, value) in ConnectionRules.ReadHeaders(connection.HeadersJson))
             {
-                headers.Add(new(name, ConnectionTemplates.HasTags(value) ? ConnectionTemplates.RenderHeader(value, Model(), renderLimit) : value));
+                headers.Add(new(name, ConnectionTemplates.RenderHeader(value, Model, renderLimit)));
             }
 
             if (method != "GET" && body is null)
             {
                 body = connection.BodyTemplate is null
                     ? DefaultEnvelope(input)
-                    : ConnectionTemplates.RenderBody(connection.BodyTemplate, Enum.Parse<BodyFormat>(connection.BodyFormat, ignoreCase: true), Model(), renderLimit);
+                    : ConnectionTemplates.RenderBody(connection.BodyTemplate, Enum.Parse<BodyFormat>(connection.BodyFormat, ignoreCase: true), Model, renderLimit);
             }
         }
         catch (TemplateRenderException e)

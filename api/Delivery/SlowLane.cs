@@ -166,7 +166,7 @@ internal sealed class SlowLane
     /// <summary>
     /// A lane claim read these slow connections and none had a row it could take (nothing due,
     /// its ordered head in flight, or no longer active): the next claims leave them out until
-    /// one of their rows finishes here (<see cref="Settled"/>), new work is committed anywhere on
+    /// one of their rows finishes here (<see cref="Finished"/>), new work is committed anywhere on
     /// this node (<paramref name="workEpoch"/> moves, see <see cref="Waiting"/>), or the recheck
     /// interval passes (a retry coming due, work accepted by another node).
     /// </summary>
@@ -181,11 +181,7 @@ internal sealed class SlowLane
     public void NothingDue(IEnumerable<Guid> connectionIds, long workEpoch)
     {
         var now = _time.GetTimestamp();
-        if (Interlocked.Exchange(ref _dryEpoch, workEpoch) != workEpoch)
-        {
-            _nothingDueSince.Clear();
-        }
-
+        ForgetFindingsBefore(workEpoch);
         foreach (var id in connectionIds)
         {
             _nothingDueSince[id] = now;
@@ -198,11 +194,7 @@ internal sealed class SlowLane
     /// </summary>
     public List<Guid> Waiting(IEnumerable<Guid> slow, long workEpoch)
     {
-        if (Interlocked.Exchange(ref _dryEpoch, workEpoch) != workEpoch)
-        {
-            _nothingDueSince.Clear();
-        }
-
+        ForgetFindingsBefore(workEpoch);
         if (_nothingDueSince.IsEmpty)
         {
             return [.. slow];
@@ -212,12 +204,12 @@ internal sealed class SlowLane
         return [.. slow.Where(id => !_nothingDueSince.TryGetValue(id, out var since) || _time.GetElapsedTime(since, now) >= _recheck)];
     }
 
-    /// <summary>A row of the connection finished here: it may have more work now (its ordered line moved, a retry was written).</summary>
-    public void Settled(Guid connectionId)
+    /// <summary>New work since the epoch the findings were made under: any connection may have rows to take now.</summary>
+    private void ForgetFindingsBefore(long workEpoch)
     {
-        if (!_nothingDueSince.IsEmpty)
+        if (Interlocked.Exchange(ref _dryEpoch, workEpoch) != workEpoch)
         {
-            _nothingDueSince.TryRemove(connectionId, out _);
+            _nothingDueSince.Clear();
         }
     }
 
@@ -233,12 +225,19 @@ internal sealed class SlowLane
     }
 
     /// <summary>
-    /// A row claimed in the given lane finished. True when this finish may let slow rows be claimed
-    /// that the last plan left out (the lane or the ceiling reached its reopening mark, or no
-    /// responsive connection is busy any more): time to claim rather than wait for the next poll.
+    /// A row of the connection, claimed in the given lane, finished. True when this finish may let
+    /// slow rows be claimed that the last plan left out (the lane or the ceiling reached its
+    /// reopening mark, or no responsive connection is busy any more): time to claim rather than
+    /// wait for the next poll. The connection may have more work now (its ordered line moved, a
+    /// retry was written), so a finding that it had nothing due (<see cref="NothingDue"/>) ends.
     /// </summary>
-    public bool Finished(bool slow)
+    public bool Finished(Guid connectionId, bool slow)
     {
+        if (!_nothingDueSince.IsEmpty)
+        {
+            _nothingDueSince.TryRemove(connectionId, out _);
+        }
+
         if (slow)
         {
             var left = Interlocked.Decrement(ref _slowClaimed);

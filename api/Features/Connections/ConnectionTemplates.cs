@@ -41,16 +41,18 @@ internal static class ConnectionTemplates
 
     public static string? CheckBody(string template, BodyFormat format) => Describe(Renderer.Validate(template, FormatOf(format)));
 
-    public static string RenderUrl(string template, TemplateModel model, TimeSpan? limit = null) => Render(template, TemplateFormat.Url, model, limit);
+    /// <param name="model">Called only when the template has a tag: a plain URL needs no model.</param>
+    public static string RenderUrl(string template, Func<TemplateModel> model, TimeSpan? limit = null) => Render(template, TemplateFormat.Url, model, limit);
 
-    public static string RenderHeader(string template, TemplateModel model, TimeSpan? limit = null) => Render(template, TemplateFormat.Header, model, limit);
+    /// <param name="model">Called only when the template has a tag: a plain header needs no model.</param>
+    public static string RenderHeader(string template, Func<TemplateModel> model, TimeSpan? limit = null) => Render(template, TemplateFormat.Header, model, limit);
 
     /// <summary>
     /// Renders the body and, for JSON and XML, checks what came out: a branch the sample contact
     /// never took at save time can still produce a broken document, and that must be a
     /// template_error here, not a malformed request at the receiver.
     /// </summary>
-    public static string RenderBody(string template, BodyFormat format, TemplateModel model, TimeSpan? limit = null)
+    public static string RenderBody(string template, BodyFormat format, Func<TemplateModel> model, TimeSpan? limit = null)
     {
         var body = Render(template, FormatOf(format), model, limit);
         switch (format)
@@ -85,12 +87,9 @@ internal static class ConnectionTemplates
         return body;
     }
 
-    /// <summary>True when the text has a merge tag to render; without one it is sent as it is.</summary>
-    public static bool HasTags(string template) => template.Contains("{{", StringComparison.Ordinal);
-
-    private static string Render(string template, TemplateFormat format, TemplateModel model, TimeSpan? limit)
+    private static string Render(string template, TemplateFormat format, Func<TemplateModel> model, TimeSpan? limit)
     {
-        if (!HasTags(template))
+        if (!template.Contains("{{", StringComparison.Ordinal))
         {
             return template;
         }
@@ -102,8 +101,9 @@ internal static class ConnectionTemplates
             // right after a start, with the JIT busy, that alone could take longer than a render
             // may. Its cost is bounded by the template's length, checked at save time.
             var compiled = Renderer.CompileOrThrow(template, format);
+            var values = model();
             using var stop = new CancellationTokenSource(allowed);
-            return Renderer.Render(compiled, model, stop.Token);
+            return Renderer.Render(compiled, values, stop.Token);
         }
         catch (TemplateException e)
         {

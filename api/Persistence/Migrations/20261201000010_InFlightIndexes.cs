@@ -45,41 +45,44 @@ internal sealed class InFlightIndexes : Migration
     internal const string Held = "IX_deliveries_held";
     internal const string HeldFilter = "\"status\" = 'held'";
 
-    private static readonly string[] Created =
+    /// <summary>The partial indexes: name, columns, condition.</summary>
+    private static readonly (string Name, string Columns, string Filter)[] Partial =
     [
-        $"CREATE INDEX IF NOT EXISTS \"{Due}\" ON \"deliveries\" (\"connection_id\", \"next_attempt_at\") WHERE {DueFilter};",
-        $"CREATE INDEX IF NOT EXISTS \"{Leased}\" ON \"deliveries\" (\"locked_until\") WHERE {LeasedFilter};",
-        $"CREATE INDEX IF NOT EXISTS \"{Claimed}\" ON \"deliveries\" (\"claim_token\") WHERE {ClaimedFilter};",
-        $"CREATE INDEX IF NOT EXISTS \"{Held}\" ON \"deliveries\" (\"created_at\") WHERE {HeldFilter};",
+        (Due, "\"connection_id\", \"next_attempt_at\"", DueFilter),
+        (Leased, "\"locked_until\"", LeasedFilter),
+        (Claimed, "\"claim_token\"", ClaimedFilter),
+        (Held, "\"created_at\"", HeldFilter),
     ];
 
-    private static readonly string[] Replaced =
+    /// <summary>The full indexes they replace: name, columns.</summary>
+    private static readonly (string Name, string Columns)[] Full =
     [
-        "CREATE INDEX IF NOT EXISTS \"IX_deliveries_status_next_attempt_at\" ON \"deliveries\" (\"status\", \"next_attempt_at\");",
-        "CREATE INDEX IF NOT EXISTS \"IX_deliveries_connection_id_status_next_attempt_at\" ON \"deliveries\" (\"connection_id\", \"status\", \"next_attempt_at\");",
-        "CREATE INDEX IF NOT EXISTS \"IX_deliveries_claim_token\" ON \"deliveries\" (\"claim_token\");",
+        ("IX_deliveries_status_next_attempt_at", "\"status\", \"next_attempt_at\""),
+        ("IX_deliveries_connection_id_status_next_attempt_at", "\"connection_id\", \"status\", \"next_attempt_at\""),
+        ("IX_deliveries_claim_token", "\"claim_token\""),
     ];
 
     protected override void Up(MigrationBuilder migrationBuilder)
     {
-        foreach (var sql in Created)
+        foreach (var (name, columns, filter) in Partial)
         {
-            migrationBuilder.Sql(sql);
+            migrationBuilder.Sql($"CREATE INDEX IF NOT EXISTS \"{name}\" ON \"deliveries\" ({columns}) WHERE {filter};");
         }
 
-        migrationBuilder.Sql("DROP INDEX IF EXISTS \"IX_deliveries_status_next_attempt_at\";");
-        migrationBuilder.Sql("DROP INDEX IF EXISTS \"IX_deliveries_connection_id_status_next_attempt_at\";");
-        migrationBuilder.Sql("DROP INDEX IF EXISTS \"IX_deliveries_claim_token\";");
+        foreach (var (name, _) in Full)
+        {
+            migrationBuilder.Sql($"DROP INDEX IF EXISTS \"{name}\";");
+        }
     }
 
     protected override void Down(MigrationBuilder migrationBuilder)
     {
-        foreach (var sql in Replaced)
+        foreach (var (name, columns) in Full)
         {
-            migrationBuilder.Sql(sql);
+            migrationBuilder.Sql($"CREATE INDEX IF NOT EXISTS \"{name}\" ON \"deliveries\" ({columns});");
         }
 
-        foreach (var name in new[] { Due, Leased, Claimed, Held })
+        foreach (var (name, _, _) in Partial)
         {
             migrationBuilder.Sql($"DROP INDEX IF EXISTS \"{name}\";");
         }

@@ -101,10 +101,10 @@ public sealed class SlowLaneTests
         }
 
         // 56 -> 55 is not yet room for a claim worth making (a quarter of the lane: 2 rows)...
-        Assert.False(lane.Finished(slow: true));
+        Assert.False(lane.Finished(Slow, slow: true));
         Assert.Equal(new[] { Slow }, lane.Plan().Excluded);
         // ...55 -> 54 is: the finish says so, and the plan lets the slow ones in again.
-        Assert.True(lane.Finished(slow: true));
+        Assert.True(lane.Finished(Slow, slow: true));
         Assert.Empty(lane.Plan().Excluded);
         Assert.Equal(2, lane.Plan().MaxRows);
     }
@@ -169,11 +169,11 @@ public sealed class SlowLaneTests
         var lanes = Enumerable.Range(0, 8).Select(_ => lane.Claimed(Slow)).ToList();
 
         // 1 free of 8: still closed, and no wake-up for it.
-        Assert.False(lane.Finished(lanes[0]));
+        Assert.False(lane.Finished(Slow, lanes[0]));
         Assert.Contains(Slow, lane.Plan().Excluded);
 
         // 2 free of 8 (a quarter): open again, and the finish that opened it asks for a claim.
-        Assert.True(lane.Finished(lanes[1]));
+        Assert.True(lane.Finished(Slow, lanes[1]));
         var plan = lane.Plan();
         Assert.Empty(plan.Excluded);
         Assert.Equal(2, plan.MaxRows);
@@ -190,7 +190,7 @@ public sealed class SlowLaneTests
         }
 
         Assert.NotEmpty(lane.Plan().Excluded);
-        Assert.True(lane.Finished(fast));
+        Assert.True(lane.Finished(Fast, fast));
 
         // A responsive endpoint drains its claimed rows faster than the next claim comes: for a
         // threshold it still counts as busy, or slow ones would go uncapped between its claims.
@@ -210,13 +210,13 @@ public sealed class SlowLaneTests
     public void A_responsive_row_claimed_during_the_linger_keeps_the_connection_busy_past_it()
     {
         var lane = Lane(4);
-        lane.Finished(lane.Claimed(Fast));
+        lane.Finished(Fast, lane.Claimed(Fast));
         var again = lane.Claimed(Fast);
 
         _time.Advance(Threshold * 10);
 
         Assert.True(lane.ResponsiveBusy);
-        Assert.True(lane.Finished(again));
+        Assert.True(lane.Finished(Fast, again));
         _time.Advance(Threshold);
         Assert.False(lane.ResponsiveBusy);
     }
@@ -233,7 +233,7 @@ public sealed class SlowLaneTests
         }
 
         Assert.False(lane.IsSlow(Slow));
-        lane.Finished(wasSlow);
+        lane.Finished(Slow, wasSlow);
 
         Assert.Equal(0, lane.SlowClaimed);
         Assert.True(lane.ResponsiveBusy);
@@ -270,7 +270,7 @@ public sealed class SlowLaneTests
         Assert.Equal(2, lane.Forget(TimeSpan.FromMinutes(10)));
         Assert.False(lane.IsSlow(Slow));
         Assert.Equal(1, lane.SlowClaimed);
-        lane.Finished(wasSlow);
+        lane.Finished(Slow, wasSlow);
 
         Assert.Equal(0, lane.SlowClaimed);
     }
@@ -364,7 +364,7 @@ public sealed class SlowLaneTests
         Guid[] slow = [Guid.NewGuid(), Guid.NewGuid()];
         lane.NothingDue(slow, workEpoch: 0);
 
-        lane.Settled(slow[0]);
+        lane.Finished(slow[0], lane.Claimed(slow[0]));
 
         Assert.Equal([slow[0]], lane.Waiting(slow, workEpoch: 0));
     }
