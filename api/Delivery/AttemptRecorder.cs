@@ -11,17 +11,26 @@ internal static class AttemptRecorder
 {
     private const int MaxLoggedBodyChars = 64 * 1024;
 
-    private const string Insert = """
+    private static readonly RowsStatement Insert = new(
+        """
         INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at,
           contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code,
           response_headers_json, response_body, duration_ms, outcome, error)
         VALUES (@id, @account, @connection, @delivery, @step, @test, @number, @at, @contact, @email, @phone, @identifier,
           @method, @url, @headers, @body, @code, @responseHeaders, @responseBody, @duration, @outcome, @error)
-        """;
-
-    private static readonly string[] InsertParameters =
+        """,
         ["@id", "@account", "@connection", "@delivery", "@step", "@test", "@number", "@at", "@contact", "@email", "@phone", "@identifier",
-         "@method", "@url", "@headers", "@body", "@code", "@responseHeaders", "@responseBody", "@duration", "@outcome", "@error"];
+         "@method", "@url", "@headers", "@body", "@code", "@responseHeaders", "@responseBody", "@duration", "@outcome", "@error"],
+        """
+        INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at,
+          contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code,
+          response_headers_json, response_body, duration_ms, outcome, error)
+        SELECT * FROM unnest(@id, @account, @connection, @delivery, @step, @test, @number, @at, @contact, @email, @phone, @identifier,
+          @method, @url, @headers, @body, @code, @responseHeaders, @responseBody, @duration, @outcome, @error)
+        """,
+        [SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Boolean, SetColumn.Integer, SetColumn.Timestamp,
+         SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Integer,
+         SetColumn.Text, SetColumn.Text, SetColumn.Integer, SetColumn.Text, SetColumn.Text]);
 
     public static Attempt Build(
         Connection connection,
@@ -64,7 +73,6 @@ internal static class AttemptRecorder
         RawStatements.ExecuteAsync(
             db,
             Insert,
-            InsertParameters,
             attempts.Select(a => new object?[]
             {
                 a.Id, a.AccountId, a.ConnectionId, a.DeliveryId, a.WorkflowWebhookId, a.IsTest, a.AttemptNumber, a.CreatedAt, a.ContactId, a.Email, a.Phone, a.Identifier,

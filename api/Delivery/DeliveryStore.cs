@@ -179,15 +179,24 @@ internal static class DeliveryStore
         };
     }
 
-    private const string Insert = """
+    private static readonly RowsStatement Insert = new(
+        """
         INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone,
           identifier, attempt_count, next_attempt_at, created_at, updated_at, completed_at, failure_reason)
         VALUES (@id, @account, @connection, @step, @status, @ordered, @payload, @contact, @email, @phone,
           @identifier, 0, @next, @created, @updated, @completed, @reason)
-        """;
-
-    private static readonly string[] InsertParameters =
-        ["@id", "@account", "@connection", "@step", "@status", "@ordered", "@payload", "@contact", "@email", "@phone", "@identifier", "@next", "@created", "@updated", "@completed", "@reason"];
+        """,
+        ["@id", "@account", "@connection", "@step", "@status", "@ordered", "@payload", "@contact", "@email", "@phone", "@identifier", "@next", "@created", "@updated", "@completed", "@reason"],
+        """
+        INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone,
+          identifier, attempt_count, next_attempt_at, created_at, updated_at, completed_at, failure_reason)
+        SELECT r.id, r.account, r.connection, r.step, r.status, r.ordered, r.payload, r.contact, r.email, r.phone,
+          r.identifier, 0, r.next_at, r.created, r.updated, r.completed, r.reason
+        FROM unnest(@id, @account, @connection, @step, @status, @ordered, @payload, @contact, @email, @phone, @identifier, @next, @created, @updated, @completed, @reason)
+          AS r(id, account, connection, step, status, ordered, payload, contact, email, phone, identifier, next_at, created, updated, completed, reason)
+        """,
+        [SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Text, SetColumn.Boolean, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text,
+         SetColumn.Text, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Text]);
 
     /// <summary>
     /// Inserts newly accepted deliveries (no attempt yet) in the caller's transaction, without
@@ -198,7 +207,6 @@ internal static class DeliveryStore
         RawStatements.ExecuteAsync(
             db,
             Insert,
-            InsertParameters,
             rows.Select(d => new object?[]
             {
                 d.Id, d.AccountId, d.ConnectionId, d.WorkflowWebhookId, d.Status, d.Ordered, d.PayloadJson, d.ContactId, d.Email, d.Phone,
@@ -206,14 +214,26 @@ internal static class DeliveryStore
             }).ToList(),
             cancellationToken);
 
-    private const string ResultUpdate = """
+    // On PostgreSQL the rows come in id order (the dispatcher sorts each batch) and the join
+    // reads the array in that order: rows are still locked in id order, as before.
+    private static readonly RowsStatement ResultUpdate = new(
+        """
         UPDATE deliveries SET status = @status, attempt_count = @attempts, first_attempt_at = @first, last_attempt_at = @at,
           next_attempt_at = @next, claim_token = NULL, locked_until = NULL, last_status_code = @code, last_outcome = @outcome,
           last_error = @error, response_body = @body, failure_reason = @reason, completed_at = @completed, updated_at = @at
         WHERE id = @id AND claim_token = @token
-        """;
-
-    private static readonly string[] ResultParameters = ["@id", "@token", "@status", "@attempts", "@first", "@at", "@next", "@code", "@outcome", "@error", "@body", "@reason", "@completed"];
+        """,
+        ["@id", "@token", "@status", "@attempts", "@first", "@at", "@next", "@code", "@outcome", "@error", "@body", "@reason", "@completed"],
+        """
+        UPDATE deliveries d SET status = r.status, attempt_count = r.attempts, first_attempt_at = r.first_at, last_attempt_at = r.attempted_at,
+          next_attempt_at = r.next_at, claim_token = NULL, locked_until = NULL, last_status_code = r.code, last_outcome = r.outcome,
+          last_error = r.error, response_body = r.body, failure_reason = r.reason, completed_at = r.completed, updated_at = r.attempted_at
+        FROM unnest(@id, @token, @status, @attempts, @first, @at, @next, @code, @outcome, @error, @body, @reason, @completed)
+          AS r(id, token, status, attempts, first_at, attempted_at, next_at, code, outcome, error, body, reason, completed)
+        WHERE d.id = r.id AND d.claim_token = r.token
+        """,
+        [SetColumn.Uuid, SetColumn.Uuid, SetColumn.Text, SetColumn.Integer, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Integer,
+         SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Timestamp]);
 
     /// <summary>
     /// Writes attempt results in the caller's transaction, each only under the claim token it was
@@ -224,7 +244,6 @@ internal static class DeliveryStore
         RawStatements.ExecuteAsync(
             db,
             ResultUpdate,
-            ResultParameters,
             results.Select(r => new object?[] { r.Id, r.Token, r.Status, r.Attempts, r.First, r.At, r.Next, r.StatusCode, r.Outcome, r.Error, r.ResponseBody, r.FailureReason, r.CompletedAt }).ToList(),
             cancellationToken);
 

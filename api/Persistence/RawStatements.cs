@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace WebhooksApi.Persistence;
 
@@ -10,7 +12,8 @@ namespace WebhooksApi.Persistence;
 /// to build, funcletize and look up in the query cache (ExecuteUpdate) or a change-tracked
 /// entity (SaveChanges): a CPU profile of the throughput benchmark had 31% of the process in
 /// the result writer, two thirds of it in EF's query pipeline. Here SQLite reuses one prepared
-/// statement and PostgreSQL sends every row in one batch, one round trip.
+/// statement; PostgreSQL runs a <see cref="RowsStatement"/> once for all rows (arrays read with
+/// unnest) and any other statement once per row in one batch, one round trip.
 /// </summary>
 /// <remarks>
 /// Values are given as the entities hold them and stored as EF stores them: on SQLite a Guid as
@@ -86,6 +89,65 @@ internal static class RawStatements
 
         Interlocked.Add(ref _executed, rows.Count);
         return changed;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="statement"/> for many rows in the context's current transaction: on
+    /// SQLite once per row, kept prepared (<see cref="ExecuteAsync(WebhooksDbContext, string, string[], IReadOnlyCollection{object?[]}, CancellationToken)"/>);
+    /// on PostgreSQL once for all of them, each column bound as one array that the statement
+    /// reads back with unnest. Before, PostgreSQL ran the row statement once per row in one batch:
+    /// one round trip, but every row a statement of its own to bind, start (opening each of the
+    /// table's indexes), run and end, ~3 statements per delivery in the throughput benchmark.
+    /// </summary>
+    public static async Task<int> ExecuteAsync(WebhooksDbContext db, RowsStatement statement, IReadOnlyCollection<object?[]> rows, CancellationToken cancellationToken)
+    {
+        if (!db.IsPostgres)
+        {
+            return await ExecuteAsync(db, statement.Sql, statement.Names, rows, cancellationToken);
+        }
+
+        if (rows.Count == 0)
+        {
+            return 0;
+        }
+
+        var transaction = CurrentTransaction(db);
+        await using var command = new NpgsqlCommand(statement.PostgresSql, (NpgsqlConnection)transaction.Connection!, (NpgsqlTransaction)transaction);
+        for (var i = 0; i < statement.Names.Length; i++)
+        {
+            var (type, values) = Column(rows, i, statement.Columns[i]);
+            command.Parameters.Add(new NpgsqlParameter(statement.Names[i], NpgsqlDbType.Array | type) { Value = values });
+        }
+
+        var changed = await command.ExecuteNonQueryAsync(cancellationToken);
+        Interlocked.Increment(ref _executed);
+        return changed;
+    }
+
+    /// <summary>Column <paramref name="index"/> of every row, as the array PostgreSQL gets for it.</summary>
+    private static (NpgsqlDbType Type, Array Values) Column(IReadOnlyCollection<object?[]> rows, int index, SetColumn column)
+    {
+        return column switch
+        {
+            SetColumn.Uuid => (NpgsqlDbType.Uuid, Values(v => (Guid?)v)),
+            SetColumn.Text => (NpgsqlDbType.Text, Values(v => (string?)v)),
+            SetColumn.Integer => (NpgsqlDbType.Integer, Values(v => (int?)v)),
+            SetColumn.Boolean => (NpgsqlDbType.Boolean, Values(v => (bool?)v)),
+            SetColumn.Timestamp => (NpgsqlDbType.TimestampTz, Values(v => ((DateTimeOffset?)v)?.ToUniversalTime())),
+            _ => throw new ArgumentOutOfRangeException(nameof(column)),
+        };
+
+        T[] Values<T>(Func<object?, T> read)
+        {
+            var values = new T[rows.Count];
+            var i = 0;
+            foreach (var row in rows)
+            {
+                values[i++] = read(row[index]);
+            }
+
+            return values;
+        }
     }
 
     /// <summary>
@@ -179,3 +241,22 @@ internal static class RawStatements
         _ => value,
     };
 }
+
+/// <summary>The PostgreSQL type of a column of a <see cref="RowsStatement"/> (bound as an array of it).</summary>
+internal enum SetColumn
+{
+    Uuid,
+    Text,
+    Integer,
+    Boolean,
+    Timestamp,
+}
+
+/// <summary>
+/// A statement run for many rows (<see cref="RawStatements.ExecuteAsync(WebhooksDbContext, RowsStatement, IReadOnlyCollection{object?[]}, CancellationToken)"/>):
+/// <paramref name="Sql"/> for one row, with parameters named after <paramref name="Names"/>; and
+/// <paramref name="PostgresSql"/> for all rows at once, where each of those parameters is an array
+/// of <paramref name="Columns"/>' type, one element per row, read with unnest.
+/// </summary>
+internal sealed record RowsStatement(string Sql, string[] Names, string PostgresSql, SetColumn[] Columns);
+
