@@ -62,6 +62,8 @@ internal sealed class HealthMonitor(
         var options = health.Value;
         var now = time.GetUtcNow();
         var windowStart = now - options.ErrorAfter;
+        // An attempt before the window has an id below it: its connection's (account_id, connection_id, id) range finds one in a seek.
+        var windowFloor = IdBounds.Before(windowStart);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
 
         var down = await db.Connections
@@ -69,8 +71,10 @@ internal sealed class HealthMonitor(
             .Select(c => new { c.Id, c.FailingSince })
             .ToListAsync(cancellationToken);
 
+        // The window is a range of the time-ordered id (see IdBounds): the primary key reads it.
         var rates = await db.Attempts
-            .Where(a => !a.IsTest && a.CreatedAt >= windowStart)
+            .CreatedWithin(windowStart, null)
+            .Where(a => !a.IsTest)
             .GroupBy(a => a.ConnectionId)
             .Select(g => new { ConnectionId = g.Key, Total = g.Count(), Failed = g.Count(a => a.Outcome != Outcomes.Ok) })
             .Where(g => g.Total >= options.MinimumAttempts)
@@ -89,7 +93,7 @@ internal sealed class HealthMonitor(
         var overIds = overThreshold.Select(r => r.ConnectionId).ToList();
         var activeOver = await db.Connections
             .Where(c => overIds.Contains(c.Id) && c.Status == ConnectionStatuses.Active)
-            .Where(c => db.Attempts.Any(a => a.ConnectionId == c.Id && !a.IsTest && a.CreatedAt < windowStart))
+            .Where(c => db.Attempts.Any(a => a.AccountId == c.AccountId && a.ConnectionId == c.Id && !a.IsTest && a.CreatedAt < windowStart && a.Id.CompareTo(windowFloor) < 0))
             .Select(c => c.Id).ToListAsync(cancellationToken);
         foreach (var r in overThreshold.Where(r => activeOver.Contains(r.ConnectionId)))
         {

@@ -54,7 +54,9 @@ internal sealed class LogRetention(
         var batch = Math.Max(1, settings.PurgeBatchSize);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
 
-        var attempts = await DeleteInBatchesAsync(db.Attempts.Where(a => a.CreatedAt < logCutoff).OrderBy(a => a.CreatedAt), batch, cancellationToken);
+        // Oldest first by the time-ordered id, on the primary key (see IdBounds): no index of
+        // created_at is written for every attempt only for this daily walk.
+        var attempts = await DeleteInBatchesAsync(db.Attempts.CreatedWithin(null, logCutoff).OrderBy(a => a.Id), batch, cancellationToken);
         var keys = await DeleteInBatchesAsync(db.IdempotencyRecords.Where(r => r.CreatedAt < keyCutoff).OrderBy(r => r.CreatedAt), batch, cancellationToken);
         if (attempts > 0 || keys > 0)
         {

@@ -26,10 +26,10 @@ internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDe
         builder.HasIndex(d => d.CreatedAt, Migrations.InFlightIndexes.Held).HasFilter(Migrations.InFlightIndexes.HeldFilter);
         // Per-connection work: holding, resuming, ordered head-of-line, stats.
         builder.HasIndex(d => new { d.ConnectionId, d.Status, d.Id });
-        builder.HasIndex(d => new { d.AccountId, d.Id });
         builder.HasIndex(d => new { d.WorkflowWebhookId, d.Id });
         // The delivery list's filters and bulk retry (status=failed), newest first per account
-        // (migration 20261123000005_LogIndexes).
+        // (migration 20261123000005_LogIndexes). The list without a filter merges one page per
+        // status from the first (migration 20261201000011_LeanerIndexes).
         builder.HasIndex(d => new { d.AccountId, d.Status, d.Id });
         builder.HasIndex(d => new { d.AccountId, d.ConnectionId, d.Id });
         builder.HasIndex(d => new { d.AccountId, d.ContactId, d.Id });

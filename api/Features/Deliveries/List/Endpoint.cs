@@ -127,14 +127,37 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(d => d.Id.CompareTo(after) < 0);
         }
 
-        var rows = await query
-            .OrderByDescending(d => d.Id)
-            .Take(page.Limit + 1)
-            .Select(d => new Row(d.Id, d.Status, d.ConnectionId, d.WorkflowWebhookId, d.ContactId, d.Email, d.Phone, d.Identifier, d.AttemptCount,
-                d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastOutcome, d.FailureReason, d.CreatedAt, d.UpdatedAt, d.CompletedAt))
-            .ToListAsync(cancellationToken);
+        List<Row> rows;
+        if (wanted is null && connection is null && step is null && contactId is null && email is null)
+        {
+            // No filter with an index of its own: one page per status from (account_id, status,
+            // id), each read newest first, merged (as the log merges a status class). An index of
+            // (account_id, id) for this list alone was written for every row, and on PostgreSQL
+            // for every status change (migration 20261201000011_LeanerIndexes).
+            var pages = new List<IReadOnlyList<Row>>(AllStatuses.Length);
+            foreach (var each in AllStatuses)
+            {
+                pages.Add(await FirstRowsAsync(query.Where(d => d.Status == each), page.Limit + 1, cancellationToken));
+            }
+
+            rows = NewestFirst.Merge(pages, r => r.Id, page.Limit + 1);
+        }
+        else
+        {
+            rows = await FirstRowsAsync(query, page.Limit + 1, cancellationToken);
+        }
+
         return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
     }
+
+    private static readonly string[] AllStatuses = [.. Enum.GetValues<DeliveryStatus>().Select(s => s.ToString().ToLowerInvariant())];
+
+    private static Task<List<Row>> FirstRowsAsync(IQueryable<WebhookDelivery> query, int count, CancellationToken cancellationToken) => query
+        .OrderByDescending(d => d.Id)
+        .Take(count)
+        .Select(d => new Row(d.Id, d.Status, d.ConnectionId, d.WorkflowWebhookId, d.ContactId, d.Email, d.Phone, d.Identifier, d.AttemptCount,
+            d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastOutcome, d.FailureReason, d.CreatedAt, d.UpdatedAt, d.CompletedAt))
+        .ToListAsync(cancellationToken);
 
     private static DeliverySummaryOut ToOut(Row d) => new(
         d.Id.ToString(),

@@ -1,4 +1,4 @@
-namespace WebhooksApi.Features.Logs.List;
+namespace WebhooksApi.Http;
 
 /// <summary>Merging pages that were each read newest first (by id) into one.</summary>
 internal static class NewestFirst
