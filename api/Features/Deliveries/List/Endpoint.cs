@@ -29,6 +29,8 @@ internal sealed record DeliverySummaryOut(
 
 internal sealed class Endpoint : IEndpoint
 {
+    private static readonly string[] AllStatuses = [.. Enum.GetValues<DeliveryStatus>().Select(s => s.ToString().ToLowerInvariant())];
+
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/v1/deliveries", Handle)
             .WithName("Deliveries_List")
@@ -127,37 +129,26 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(d => d.Id.CompareTo(after) < 0);
         }
 
-        List<Row> rows;
         if (wanted is null && connection is null && step is null && contactId is null && email is null)
         {
-            // No filter with an index of its own: one page per status from (account_id, status,
-            // id), each read newest first, merged (as the log merges a status class). An index of
-            // (account_id, id) for this list alone was written for every row, and on PostgreSQL
-            // for every status change (migration 20261201000011_LeanerIndexes).
-            var pages = new List<IReadOnlyList<Row>>(AllStatuses.Length);
-            foreach (var each in AllStatuses)
-            {
-                pages.Add(await FirstRowsAsync(query.Where(d => d.Status == each), page.Limit + 1, cancellationToken));
-            }
-
-            rows = NewestFirst.Merge(pages, r => r.Id, page.Limit + 1);
-        }
-        else
-        {
-            rows = await FirstRowsAsync(query, page.Limit + 1, cancellationToken);
+            // No filter with an index of its own: the first rows of each status from (account_id,
+            // status, id), each read newest first, and the newest of them (as the log merges a
+            // status class). One statement (UNION ALL), so that one snapshot of the rows is read:
+            // a delivery changing status between two statements could have been read twice or
+            // not at all. An index of (account_id, id) for this list alone was written for every
+            // row, and on PostgreSQL for every status change (migration 20261201000011_LeanerIndexes).
+            var each = AllStatuses.Select(one => query.Where(d => d.Status == one).OrderByDescending(d => d.Id).Take(page.Limit + 1));
+            query = each.Aggregate((all, next) => all.Concat(next));
         }
 
+        var rows = await query
+            .OrderByDescending(d => d.Id)
+            .Take(page.Limit + 1)
+            .Select(d => new Row(d.Id, d.Status, d.ConnectionId, d.WorkflowWebhookId, d.ContactId, d.Email, d.Phone, d.Identifier, d.AttemptCount,
+                d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastOutcome, d.FailureReason, d.CreatedAt, d.UpdatedAt, d.CompletedAt))
+            .ToListAsync(cancellationToken);
         return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
     }
-
-    private static readonly string[] AllStatuses = [.. Enum.GetValues<DeliveryStatus>().Select(s => s.ToString().ToLowerInvariant())];
-
-    private static Task<List<Row>> FirstRowsAsync(IQueryable<WebhookDelivery> query, int count, CancellationToken cancellationToken) => query
-        .OrderByDescending(d => d.Id)
-        .Take(count)
-        .Select(d => new Row(d.Id, d.Status, d.ConnectionId, d.WorkflowWebhookId, d.ContactId, d.Email, d.Phone, d.Identifier, d.AttemptCount,
-            d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastOutcome, d.FailureReason, d.CreatedAt, d.UpdatedAt, d.CompletedAt))
-        .ToListAsync(cancellationToken);
 
     private static DeliverySummaryOut ToOut(Row d) => new(
         d.Id.ToString(),
