@@ -24,6 +24,9 @@ internal static class RawStatements
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<string, (DbCommand Command, DbParameter[] Parameters)>> Kept = [];
 
+    /// <summary>The row statements of connections kept open for them (the SQLite writer's, see <see cref="KeepPrepared"/>).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, SqliteKeptStatements> RowStatements = [];
+
     private static long _executed;
 
     /// <summary>Statements run here (EF's own diagnostics do not see them), for the benchmarks' SQL counts.</summary>
@@ -65,6 +68,14 @@ internal static class RawStatements
         }
         else
         {
+            if (RowStatements.TryGetValue(connection, out var rowStatements))
+            {
+                // The SQLite writer's connection: bound by position through SQLitePCLRaw.
+                changed = rowStatements.Execute(sql, names, rows);
+                Interlocked.Add(ref _executed, rows.Count);
+                return changed;
+            }
+
             var kept = Kept.TryGetValue(connection, out var statements);
             var (command, parameters) = kept ? KeptStatement(statements!, connection, sql, names) : Prepare(connection, sql, names);
             try
@@ -190,7 +201,14 @@ internal static class RawStatements
     /// latency benchmark, where groups hold a few rows each. Only for a connection kept open, and
     /// used by one thread at a time.
     /// </summary>
-    public static void KeepPrepared(DbConnection connection) => Kept.TryAdd(connection, new Dictionary<string, (DbCommand, DbParameter[])>(StringComparer.Ordinal));
+    public static void KeepPrepared(DbConnection connection)
+    {
+        Kept.TryAdd(connection, new Dictionary<string, (DbCommand, DbParameter[])>(StringComparer.Ordinal));
+        if (connection is Microsoft.Data.Sqlite.SqliteConnection sqlite)
+        {
+            RowStatements.TryAdd(connection, new SqliteKeptStatements(sqlite));
+        }
+    }
 
     private static DbTransaction CurrentTransaction(WebhooksDbContext db) =>
         db.Database.CurrentTransaction?.GetDbTransaction()

@@ -18,6 +18,15 @@ internal static class SqliteIds
 {
     public static byte[] ToBytes(Guid value) => value.ToByteArray(bigEndian: true);
 
+    /// <summary>The 16 bytes <see cref="ToBytes"/> gives, written into <paramref name="destination"/> (no allocation).</summary>
+    public static void Write(Guid value, Span<byte> destination)
+    {
+        if (!value.TryWriteBytes(destination, bigEndian: true, out _))
+        {
+            throw new ArgumentException("An id needs 16 bytes.", nameof(destination));
+        }
+    }
+
     public static Guid FromBytes(ReadOnlySpan<byte> value) =>
         value.Length == 16 ? new Guid(value, bigEndian: true) : throw new InvalidCastException($"An id is 16 bytes; this value has {value.Length}.");
 
