@@ -11,26 +11,14 @@ internal static class AttemptRecorder
 {
     private const int MaxLoggedBodyChars = 64 * 1024;
 
-    private static readonly RowsStatement Insert = new(
-        """
-        INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at,
-          contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code,
-          response_headers_json, response_body, duration_ms, outcome, error)
-        VALUES (@id, @account, @connection, @delivery, @step, @test, @number, @at, @contact, @email, @phone, @identifier,
-          @method, @url, @headers, @body, @code, @responseHeaders, @responseBody, @duration, @outcome, @error)
-        """,
-        ["@id", "@account", "@connection", "@delivery", "@step", "@test", "@number", "@at", "@contact", "@email", "@phone", "@identifier",
-         "@method", "@url", "@headers", "@body", "@code", "@responseHeaders", "@responseBody", "@duration", "@outcome", "@error"],
-        """
-        INSERT INTO attempts (id, account_id, connection_id, delivery_id, workflow_webhook_id, is_test, attempt_number, created_at,
-          contact_id, email, phone, identifier, request_method, request_url, request_headers_json, request_body, status_code,
-          response_headers_json, response_body, duration_ms, outcome, error)
-        SELECT * FROM unnest(@id, @account, @connection, @delivery, @step, @test, @number, @at, @contact, @email, @phone, @identifier,
-          @method, @url, @headers, @body, @code, @responseHeaders, @responseBody, @duration, @outcome, @error)
-        """,
-        [SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Boolean, SetColumn.Integer, SetColumn.Timestamp,
-         SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Integer,
-         SetColumn.Text, SetColumn.Text, SetColumn.Integer, SetColumn.Text, SetColumn.Text]);
+    private static readonly RowsStatement Insert = RowsStatement.Insert(
+        "attempts",
+        ("id", SetColumn.Uuid), ("account_id", SetColumn.Uuid), ("connection_id", SetColumn.Uuid), ("delivery_id", SetColumn.Uuid),
+        ("workflow_webhook_id", SetColumn.Uuid), ("is_test", SetColumn.Boolean), ("attempt_number", SetColumn.Integer), ("created_at", SetColumn.Timestamp),
+        ("contact_id", SetColumn.Text), ("email", SetColumn.Text), ("phone", SetColumn.Text), ("identifier", SetColumn.Text),
+        ("request_method", SetColumn.Text), ("request_url", SetColumn.Text), ("request_headers_json", SetColumn.Text), ("request_body", SetColumn.Text),
+        ("status_code", SetColumn.Integer), ("response_headers_json", SetColumn.Text), ("response_body", SetColumn.Text), ("duration_ms", SetColumn.Integer),
+        ("outcome", SetColumn.Text), ("error", SetColumn.Text));
 
     public static Attempt Build(
         Connection connection,

@@ -179,24 +179,13 @@ internal static class DeliveryStore
         };
     }
 
-    private static readonly RowsStatement Insert = new(
-        """
-        INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone,
-          identifier, attempt_count, next_attempt_at, created_at, updated_at, completed_at, failure_reason)
-        VALUES (@id, @account, @connection, @step, @status, @ordered, @payload, @contact, @email, @phone,
-          @identifier, 0, @next, @created, @updated, @completed, @reason)
-        """,
-        ["@id", "@account", "@connection", "@step", "@status", "@ordered", "@payload", "@contact", "@email", "@phone", "@identifier", "@next", "@created", "@updated", "@completed", "@reason"],
-        """
-        INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone,
-          identifier, attempt_count, next_attempt_at, created_at, updated_at, completed_at, failure_reason)
-        SELECT r.id, r.account, r.connection, r.step, r.status, r.ordered, r.payload, r.contact, r.email, r.phone,
-          r.identifier, 0, r.next_at, r.created, r.updated, r.completed, r.reason
-        FROM unnest(@id, @account, @connection, @step, @status, @ordered, @payload, @contact, @email, @phone, @identifier, @next, @created, @updated, @completed, @reason)
-          AS r(id, account, connection, step, status, ordered, payload, contact, email, phone, identifier, next_at, created, updated, completed, reason)
-        """,
-        [SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Uuid, SetColumn.Text, SetColumn.Boolean, SetColumn.Text, SetColumn.Text, SetColumn.Text, SetColumn.Text,
-         SetColumn.Text, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Timestamp, SetColumn.Text]);
+    private static readonly RowsStatement Insert = RowsStatement.Insert(
+        "deliveries",
+        ("id", SetColumn.Uuid), ("account_id", SetColumn.Uuid), ("connection_id", SetColumn.Uuid), ("workflow_webhook_id", SetColumn.Uuid),
+        ("status", SetColumn.Text), ("ordered", SetColumn.Boolean), ("payload_json", SetColumn.Text), ("contact_id", SetColumn.Text),
+        ("email", SetColumn.Text), ("phone", SetColumn.Text), ("identifier", SetColumn.Text), ("attempt_count", SetColumn.Integer),
+        ("next_attempt_at", SetColumn.Timestamp), ("created_at", SetColumn.Timestamp), ("updated_at", SetColumn.Timestamp),
+        ("completed_at", SetColumn.Timestamp), ("failure_reason", SetColumn.Text));
 
     /// <summary>
     /// Inserts newly accepted deliveries (no attempt yet) in the caller's transaction, without
@@ -210,7 +199,7 @@ internal static class DeliveryStore
             rows.Select(d => new object?[]
             {
                 d.Id, d.AccountId, d.ConnectionId, d.WorkflowWebhookId, d.Status, d.Ordered, d.PayloadJson, d.ContactId, d.Email, d.Phone,
-                d.Identifier, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.FailureReason,
+                d.Identifier, 0, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.FailureReason,
             }).ToList(),
             cancellationToken);
 

@@ -62,8 +62,6 @@ internal sealed class HealthMonitor(
         var options = health.Value;
         var now = time.GetUtcNow();
         var windowStart = now - options.ErrorAfter;
-        // An attempt before the window has an id below it: its connection's (account_id, connection_id, id) range finds one in a seek.
-        var windowFloor = IdBounds.Before(windowStart);
         await using var db = await dbFactory.CreateDbContextAsync(cancellationToken);
 
         var down = await db.Connections
@@ -91,9 +89,11 @@ internal sealed class HealthMonitor(
         // whole window instead: over the last two hours, in use since before them, failing more
         // than the threshold.
         var overIds = overThreshold.Select(r => r.ConnectionId).ToList();
+        // In use before the window: the id bound lets each connection's (account_id, connection_id, id) range find one in a seek.
+        var before = db.Attempts.CreatedWithin(null, windowStart).Where(a => !a.IsTest);
         var activeOver = await db.Connections
             .Where(c => overIds.Contains(c.Id) && c.Status == ConnectionStatuses.Active)
-            .Where(c => db.Attempts.Any(a => a.AccountId == c.AccountId && a.ConnectionId == c.Id && !a.IsTest && a.CreatedAt < windowStart && a.Id.CompareTo(windowFloor) < 0))
+            .Where(c => before.Any(a => a.AccountId == c.AccountId && a.ConnectionId == c.Id))
             .Select(c => c.Id).ToListAsync(cancellationToken);
         foreach (var r in overThreshold.Where(r => activeOver.Contains(r.ConnectionId)))
         {

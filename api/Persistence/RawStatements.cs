@@ -66,35 +66,21 @@ internal static class RawStatements
 
             changed = await batch.ExecuteNonQueryAsync(cancellationToken);
         }
+        else if (RowStatements.TryGetValue(connection, out var rowStatements))
+        {
+            // The SQLite writer's connection: kept prepared, bound by position through SQLitePCLRaw.
+            changed = rowStatements.Execute(sql, names, rows);
+        }
         else
         {
-            if (RowStatements.TryGetValue(connection, out var rowStatements))
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Transaction = transaction;
+            var parameters = Parameters(command, names);
+            foreach (var row in rows)
             {
-                // The SQLite writer's connection: bound by position through SQLitePCLRaw.
-                changed = rowStatements.Execute(sql, names, rows);
-                Interlocked.Add(ref _executed, rows.Count);
-                return changed;
-            }
-
-            var kept = Kept.TryGetValue(connection, out var statements);
-            var (command, parameters) = kept ? KeptStatement(statements!, connection, sql, names) : Prepare(connection, sql, names);
-            try
-            {
-                command.Transaction = transaction;
-                foreach (var row in rows)
-                {
-                    Bind(parameters, sqlite, row);
-
-                    // The first execution prepares the statement; Microsoft.Data.Sqlite keeps it while the command and connection live.
-                    changed += await command.ExecuteNonQueryAsync(cancellationToken);
-                }
-            }
-            finally
-            {
-                if (!kept)
-                {
-                    await command.DisposeAsync();
-                }
+                Bind(parameters, sqlite, row);
+                changed += await command.ExecuteNonQueryAsync(cancellationToken);
             }
         }
 
@@ -239,6 +225,11 @@ internal static class RawStatements
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
+        return (command, Parameters(command, names));
+    }
+
+    private static DbParameter[] Parameters(DbCommand command, string[] names)
+    {
         var parameters = new DbParameter[names.Length];
         for (var i = 0; i < names.Length; i++)
         {
@@ -247,7 +238,7 @@ internal static class RawStatements
             command.Parameters.Add(parameters[i]);
         }
 
-        return (command, parameters);
+        return parameters;
     }
 
     private static object Value(bool sqlite, object? value) => value switch
@@ -276,5 +267,19 @@ internal enum SetColumn
 /// <paramref name="PostgresSql"/> for all rows at once, where each of those parameters is an array
 /// of <paramref name="Columns"/>' type, one element per row, read with unnest.
 /// </summary>
-internal sealed record RowsStatement(string Sql, string[] Names, string PostgresSql, SetColumn[] Columns);
+internal sealed record RowsStatement(string Sql, string[] Names, string PostgresSql, SetColumn[] Columns)
+{
+    /// <summary>An INSERT into <paramref name="table"/> of one value per column, in this order, each bound to a parameter named after its column.</summary>
+    public static RowsStatement Insert(string table, params (string Column, SetColumn Type)[] columns)
+    {
+        var list = string.Join(", ", columns.Select(c => c.Column));
+        string[] names = [.. columns.Select(c => "@" + c.Column)];
+        var values = string.Join(", ", names);
+        return new(
+            $"INSERT INTO {table} ({list}) VALUES ({values})",
+            names,
+            $"INSERT INTO {table} ({list}) SELECT * FROM unnest({values})",
+            [.. columns.Select(c => c.Type)]);
+    }
+}
 

@@ -1,4 +1,4 @@
-namespace WebhooksApi.Http;
+namespace WebhooksApi.Features.Logs.List;
 
 /// <summary>Merging pages that were each read newest first (by id) into one.</summary>
 internal static class NewestFirst
