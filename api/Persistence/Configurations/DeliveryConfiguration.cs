@@ -18,11 +18,11 @@ internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDe
         builder.Property(d => d.LastError).HasMaxLength(2000);
         builder.Property(d => d.FailureReason).HasMaxLength(40);
         // The queue's indexes hold only the rows in flight (migration 20261201000010_InFlightIndexes):
-        // the claim, connection by connection, each one's due rows in time order; lease recovery;
-        // lease renewal; the expiry of held deliveries.
+        // the claim, connection by connection, each one's due rows in time order; lease recovery
+        // and renewal (which reads the claimed rows from it by token since 20261201000012_NoTokenIndex);
+        // the expiry of held deliveries.
         builder.HasIndex(d => new { d.ConnectionId, d.NextAttemptAt }, Migrations.InFlightIndexes.Due).HasFilter(Migrations.InFlightIndexes.DueFilter);
         builder.HasIndex(d => d.LockedUntil, Migrations.InFlightIndexes.Leased).HasFilter(Migrations.InFlightIndexes.LeasedFilter);
-        builder.HasIndex(d => d.ClaimToken, Migrations.InFlightIndexes.Claimed).HasFilter(Migrations.InFlightIndexes.ClaimedFilter);
         builder.HasIndex(d => d.CreatedAt, Migrations.InFlightIndexes.Held).HasFilter(Migrations.InFlightIndexes.HeldFilter);
         // Per-connection work: holding, resuming, ordered head-of-line, stats.
         builder.HasIndex(d => new { d.ConnectionId, d.Status, d.Id });

@@ -37,7 +37,7 @@ internal sealed class InFlightIndexes : Migration
     internal const string Leased = "IX_deliveries_leased";
     internal const string LeasedFilter = "\"status\" = 'delivering'";
 
-    /// <summary>Claimed rows by token: lease renewal.</summary>
+    /// <summary>Claimed rows by token: lease renewal (dropped by 20261201000012_NoTokenIndex).</summary>
     internal const string Claimed = "IX_deliveries_claimed";
     internal const string ClaimedFilter = "\"claim_token\" IS NOT NULL";
 

@@ -270,4 +270,57 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
         var delivered = await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "recovered delivery");
         Assert.Equal(1, delivered.GetProperty("attempts").GetInt32());
     }
+
+    [Fact]
+    public async Task A_delivery_still_in_flight_past_its_lease_keeps_its_claim_and_is_sent_once()
+    {
+        var account = await NewAccountAsync();
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = 0;
+        var url = Fixture.Receiver.NewEndpoint(TestOkThen(async ctx =>
+        {
+            Interlocked.Increment(ref requests);
+            arrived.TrySetResult();
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }));
+        var step = await account.ActiveStepAsync(url);
+        var id = Guid.Parse((await step.ExecuteAsync(EngineBuilders.Contact("renew-1"))).GetProperty("items")[0].Id());
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        async Task<WebhookDelivery> RowAsync()
+        {
+            await using var scope = Fixture.Factory.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<WebhooksDbContext>().Deliveries.AsNoTracking().SingleAsync(d => d.Id == id);
+        }
+
+        var claimed = await RowAsync();
+        Assert.Equal(DeliveryStatuses.Delivering, claimed.Status);
+        var lease = Fixture.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.Lease;
+
+        // Three leases of test time, a third of one at a time: each step lets the renewal run
+        // (it waits a third of a lease on the same clock), which moves the lease on from there.
+        for (var elapsed = TimeSpan.Zero; elapsed < 3 * lease; elapsed += lease / 3)
+        {
+            Fixture.Time.Advance(lease / 3);
+            var now = Fixture.Time.GetUtcNow();
+            await Eventually.WaitAsync(RowAsync, d => d.LockedUntil >= now + lease - (lease / 3), "lease renewed");
+        }
+
+        // What recovery does for a dead node's rows: this one's lease is alive, so it stays claimed.
+        await using (var scope = Fixture.Factory.Services.CreateAsyncScope())
+        {
+            Assert.Equal(0, await DeliveryStore.RecoverExpiredAsync(scope.ServiceProvider.GetRequiredService<WebhooksDbContext>(), Fixture.Time.GetUtcNow(), CancellationToken.None));
+        }
+
+        var held = await RowAsync();
+        Assert.Equal(DeliveryStatuses.Delivering, held.Status);
+        Assert.Equal(claimed.ClaimToken, held.ClaimToken);
+
+        release.SetResult();
+        var delivered = await AttemptedAsync(step, id.ToString(), 1);
+        Assert.Equal("succeeded", delivered.Str("status"));
+        Assert.Equal(1, delivered.GetProperty("attempts").GetInt32());
+        Assert.Equal(1, Volatile.Read(ref requests));
+    }
 }
