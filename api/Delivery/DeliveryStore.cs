@@ -23,10 +23,12 @@ internal static class DeliveryStore
     // per-connection cap matters because a claimed row holds one of the node's request slots
     // while it waits for its connection's gate: without it one slow endpoint would fill every
     // slot (see Dispatcher). The excluded list leaves out connections this node already holds
-    // enough rows for; {6} bounds the per-connection read (a constant: SQLite cannot take a LIMIT
-    // from the outer row), the largest max_concurrency plus {4}, and never more than the batch,
-    // which no connection can exceed (a slow-lane claim capped at 32 rows read up to 200 rows of
-    // each of 1,000 backlogged connections before).
+    // enough rows for; {6} bounds the per-connection read (SQLite cannot take a LIMIT from the
+    // outer row), never more than the batch, which no connection can exceed (a slow-lane claim
+    // capped at 32 rows read up to 200 rows of each of 1,000 backlogged connections before), and
+    // the read stops at the largest max_concurrency among active connections plus {4}: the most
+    // any of them can take. Bounded by the largest allowed instead, a claim for four connections
+    // of 32 read 200 due rows of each (800) to keep 132 of each.
     // Ties in next_attempt_at (a batch accepted at once) come in index order, not sorted by id:
     // sorting them would read a connection's whole due backlog before the LIMIT.
     private const string Excluded = "/* excluded */";
@@ -36,7 +38,7 @@ internal static class DeliveryStore
         WHERE h.connection_id = k.id AND h.status = 'pending' AND h.next_attempt_at <= {"{3}"}
           AND (NOT h.ordered OR NOT EXISTS (
             SELECT 1 FROM deliveries o WHERE o.connection_id = h.connection_id AND o.status IN {Unfinished} AND o.id < h.id))
-        ORDER BY h.next_attempt_at LIMIT {"{6}"}
+        ORDER BY h.next_attempt_at LIMIT MIN({"{6}"}, (SELECT MAX(a.max_concurrency) FROM connections a WHERE a.status = 'active') + {"{4}"})
         """;
 
     // SQLite: one writer at a time, so a plain UPDATE ... WHERE id IN (subquery) is atomic.
