@@ -558,7 +558,13 @@ internal sealed partial class Dispatcher(
             }
             else
             {
-                failing.Add(c.Connection.Id);
+                // A template error sent nothing: it says nothing about the endpoint, so it does
+                // not start the health check's clock (see HealthMonitor).
+                if (outcome != Outcomes.TemplateError)
+                {
+                    failing.Add(c.Connection.Id);
+                }
+
                 if (result?.StatusCode == 410)
                 {
                     gone.Add(c.Connection.Id);

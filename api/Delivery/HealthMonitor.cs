@@ -25,7 +25,8 @@ internal sealed class HealthOptions
 /// <summary>
 /// Stops sending to broken endpoints: an active connection with no successful attempt for more
 /// than <see cref="HealthOptions.ErrorAfter"/>, or failing more than the threshold over that window,
-/// goes to `error` and its waiting deliveries are held (not dropped). It also expires deliveries
+/// goes to `error` and its waiting deliveries are held (not dropped). Only requests count: a
+/// template error (nothing sent) neither fails nor clears a connection. It also expires deliveries
 /// held past the hold limit. Automations never wait for any of this.
 /// </summary>
 internal sealed class HealthMonitor(
@@ -70,9 +71,12 @@ internal sealed class HealthMonitor(
             .ToListAsync(cancellationToken);
 
         // The window is a range of the time-ordered id (see IdBounds): the primary key reads it.
+        // Template errors are left out: no request was sent, so they say nothing of the endpoint.
+        // Counted, a template that breaks on some contacts' data, or renders that ran out of time
+        // on a busy node, put a connection whose endpoint answered everything in error.
         var rates = await db.Attempts
             .CreatedWithin(windowStart, null)
-            .Where(a => !a.IsTest)
+            .Where(a => !a.IsTest && a.Outcome != Outcomes.TemplateError)
             .GroupBy(a => a.ConnectionId)
             .Select(g => new { ConnectionId = g.Key, Total = g.Count(), Failed = g.Count(a => a.Outcome != Outcomes.Ok) })
             .Where(g => g.Total >= options.MinimumAttempts)

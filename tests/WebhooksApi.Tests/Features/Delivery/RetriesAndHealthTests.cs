@@ -228,6 +228,36 @@ public sealed class RetriesAndHealthTests(SqliteApi fixture) : ApiTests<SqliteAp
     }
 
     [Fact]
+    public async Task Template_errors_for_two_hours_leave_the_connection_active()
+    {
+        // A database of its own, as above: the check judges every connection it holds.
+        await using var node = await PrivateNode.StartAsync(Fixture);
+        var url = Fixture.Receiver.NewEndpoint();
+        // Valid JSON for the test send's sample contact, not for a VIP: the endpoint itself is fine.
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("bodyTemplate", "{\"vip\": {{#if contact.vip}}yes{{else}}false{{/if}}}"));
+        async Task Burst(int n)
+        {
+            var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, n).Select(i => new { contact = new { id = $"t-{Guid.NewGuid():N}", vip = true } }).ToArray() });
+            foreach (var item in accepted.GetProperty("items").EnumerateArray())
+            {
+                var failed = await Eventually.WaitAsync(() => step.DeliveryAsync(item.Id()), d => d.Str("status") == "failed", "template error");
+                Assert.Equal("template_error", failed.Str("failureReason"));
+            }
+        }
+
+        // In use before the window, then every attempt of it a template error, and no success for over two hours.
+        await Burst(12);
+        Fixture.Time.Advance(TimeSpan.FromMinutes(61));
+        await Burst(12);
+        Fixture.Time.Advance(TimeSpan.FromMinutes(61));
+        await RunHealthCheckAsync(node.Factory.Services);
+
+        var connection = await step.Admin.GetJsonAsync($"/v1/connections/{step.ConnectionId}");
+        Assert.Equal("active", connection.Str("status"));
+        Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("workflow.execution", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Deliveries_held_longer_than_the_hold_limit_expire_as_failed()
     {
         var account = await NewAccountAsync();
