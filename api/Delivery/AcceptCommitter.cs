@@ -16,6 +16,9 @@ internal enum AcceptOutcome
     /// <summary>The rows (and the key's answer, if any) are committed.</summary>
     Committed,
 
+    /// <summary>Committed, and every row was handed to this node's dispatcher (none waits pending for a claim).</summary>
+    Started,
+
     /// <summary>Another request took the Idempotency-Key over: nothing of this request was written.</summary>
     KeyTakenOver,
 }
@@ -63,6 +66,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     internal const int MaxRowsPerCommit = 10_000;
 
     private readonly IDbContextFactory<WebhooksDbContext> _dbFactory;
+    private readonly DeliveryHandoff _handoff;
     private readonly ILogger<AcceptCommitter> _logger;
     private readonly Channel<Item>? _queue;
     private readonly Task _loop = Task.CompletedTask;
@@ -75,9 +79,10 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private long _queued;
     private volatile bool _closed;
 
-    public AcceptCommitter(IDbContextFactory<WebhooksDbContext> dbFactory, Microsoft.Extensions.Options.IOptions<DatabaseOptions> database, ILogger<AcceptCommitter> logger)
+    public AcceptCommitter(IDbContextFactory<WebhooksDbContext> dbFactory, Microsoft.Extensions.Options.IOptions<DatabaseOptions> database, DeliveryHandoff handoff, ILogger<AcceptCommitter> logger)
     {
         _dbFactory = dbFactory;
+        _handoff = handoff;
         _logger = logger;
         if (!database.Value.IsPostgres)
         {
@@ -429,7 +434,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             // One call without a key (every call on PostgreSQL).
             await using (var single = await db.Database.BeginTransactionAsync(cancellationToken))
             {
-                await DeliveryStore.InsertAsync(db, alone.Rows, cancellationToken);
+                await DeliveryStore.InsertAsync(db, alone.Written(_handoff), cancellationToken);
                 await single.CommitAsync(cancellationToken);
             }
 
@@ -458,7 +463,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
             }
 
             pending.Outcome = AcceptOutcome.Committed;
-            rows.AddRange(pending.Rows);
+            rows.AddRange(pending.Written(_handoff));
             committed++;
         }
 
@@ -511,7 +516,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
                     continue;
                 }
 
-                await DeliveryStore.InsertAsync(db, pending.Rows, cancellationToken);
+                await DeliveryStore.InsertAsync(db, pending.Written(_handoff), cancellationToken);
                 await transaction.ReleaseSavepointAsync("accept", cancellationToken);
                 pending.Outcome = AcceptOutcome.Committed;
                 committed++;
@@ -603,6 +608,9 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
     private sealed class Pending(IReadOnlyList<WebhookDelivery> rows, IdempotentAnswer? answer) : Item
     {
+        private Reservation? _reservation;
+        private bool _reserved;
+
         public IReadOnlyList<WebhookDelivery> Rows { get; } = rows;
 
         public IdempotentAnswer? Answer { get; } = answer;
@@ -613,27 +621,66 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
         public override int RowCount => Rows.Count;
 
+        /// <summary>
+        /// The rows as they are written: those this node's dispatcher takes (reserved the first
+        /// time, kept if the group is written again) already claimed for it.
+        /// </summary>
+        public IReadOnlyList<WebhookDelivery> Written(DeliveryHandoff handoff)
+        {
+            if (!_reserved)
+            {
+                _reserved = true;
+                _reservation = handoff.Reserve(Rows);
+            }
+
+            return _reservation?.Rows ?? Rows;
+        }
+
         public override void RolledBack() => Answer?.Claim.RolledBack();
 
         public override void Complete()
         {
             if (Error is not null)
             {
+                _reservation?.Cancel();
                 Done.TrySetException(Error);
+            }
+            else if (Outcome == AcceptOutcome.Committed && _reservation is { } reservation)
+            {
+                reservation.Start();
+                Done.TrySetResult(reservation.All ? AcceptOutcome.Started : AcceptOutcome.Committed);
             }
             else
             {
+                _reservation?.Cancel();
                 Done.TrySetResult(Outcome);
             }
         }
 
         public override void Fail(Exception e)
         {
+            _reservation?.Cancel();
             Answer?.Claim.RolledBack();
             Done.TrySetException(e);
         }
 
-        public override void Unconfirmed(Exception e) => Done.TrySetException(e);
+        /// <summary>
+        /// Committed, but its caller gets the error: the rows are written, so they are sent, as
+        /// pending rows would be claimed (a retry by the caller may send them twice: at least once).
+        /// </summary>
+        public override void Unconfirmed(Exception e)
+        {
+            if (Error is null && Outcome == AcceptOutcome.Committed)
+            {
+                _reservation?.Start();
+            }
+            else
+            {
+                _reservation?.Cancel();
+            }
+
+            Done.TrySetException(e);
+        }
     }
 
     private abstract class Work : Item

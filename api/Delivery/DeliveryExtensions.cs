@@ -25,6 +25,7 @@ internal static class DeliveryExtensions
             .Validate(o => o.TemplateRenderTimeLimit >= TimeSpan.Zero && o.TemplateRenderTimeLimit.TotalMilliseconds <= int.MaxValue, "Delivery:TemplateRenderTimeLimit must be between 00:00:00 and 24.20:31:23.")
             .ValidateOnStart();
         services.AddSingleton<DeliverySignals>();
+        services.AddSingleton<DeliveryHandoff>();
         services.AddSingleton<AcceptCommitter>();
         // Idle gates are forgotten by real time, as requests take it, never by a test clock.
         services.AddSingleton(_ => new ConnectionLimiters(TimeProvider.System));

@@ -187,12 +187,13 @@ internal static class DeliveryStore
         ("status", SetColumn.Text), ("ordered", SetColumn.Boolean), ("payload_json", SetColumn.Text), ("contact_id", SetColumn.Text),
         ("email", SetColumn.Text), ("phone", SetColumn.Text), ("identifier", SetColumn.Text), ("attempt_count", SetColumn.Integer),
         ("next_attempt_at", SetColumn.Timestamp), ("created_at", SetColumn.Timestamp), ("updated_at", SetColumn.Timestamp),
-        ("completed_at", SetColumn.Timestamp), ("failure_reason", SetColumn.Text));
+        ("completed_at", SetColumn.Timestamp), ("failure_reason", SetColumn.Text), ("claim_token", SetColumn.Uuid), ("locked_until", SetColumn.Timestamp));
 
     /// <summary>
     /// Inserts newly accepted deliveries (no attempt yet) in the caller's transaction, without
     /// change tracking: EF's SaveChanges for a batch of 1,000 executions was most of the accept
-    /// path's CPU in throughput and backlog profiles, on both providers.
+    /// path's CPU in throughput and backlog profiles, on both providers. A row handed to this
+    /// node's dispatcher by its accept is written already claimed (see DeliveryHandoff).
     /// </summary>
     public static Task<int> InsertAsync(WebhooksDbContext db, IReadOnlyCollection<WebhookDelivery> rows, CancellationToken cancellationToken) =>
         RawStatements.ExecuteAsync(
@@ -201,7 +202,7 @@ internal static class DeliveryStore
             rows.Select(d => new object?[]
             {
                 d.Id, d.AccountId, d.ConnectionId, d.WorkflowWebhookId, d.Status, d.Ordered, d.PayloadJson, d.ContactId, d.Email, d.Phone,
-                d.Identifier, 0, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.FailureReason,
+                d.Identifier, 0, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.CompletedAt, d.FailureReason, d.ClaimToken, d.LockedUntil,
             }).ToList(),
             cancellationToken);
 

@@ -22,6 +22,7 @@ internal sealed partial class Dispatcher(
     DeliverySignals signals,
     ConnectionLimiters limiters,
     AcceptCommitter writes,
+    DeliveryHandoff handoff,
     HotQueries reads,
     TimeProvider time,
     IOptions<DispatcherOptions> options,
@@ -36,6 +37,12 @@ internal sealed partial class Dispatcher(
     private readonly DispatcherOptions _options = options.Value;
     private readonly Channel<Completion> _completions = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
 
+    /// <summary>Accepts whose rows were written claimed for this node, waiting to be started (see DeliveryHandoff).</summary>
+    private readonly Channel<Reservation> _handedOff = Channel.CreateUnbounded<Reservation>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Held while the per-connection loads are counted up by an accept or forgotten.</summary>
+    private readonly Lock _loadGate = new();
+
     /// <summary>This node's claims (token: rows not yet finished), whose leases it keeps renewing while it lives.</summary>
     private readonly ConcurrentDictionary<Guid, int> _leases = new();
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
@@ -44,6 +51,8 @@ internal sealed partial class Dispatcher(
     private long _lastForget = TimeProvider.System.GetTimestamp();
     private long _sent;
     private long _recorded;
+    private long _handedOffRows;
+    private volatile bool _stopping;
     private DateTimeOffset _nextRecovery;
     private CancellationToken _sendToken;
 
@@ -52,6 +61,15 @@ internal sealed partial class Dispatcher(
 
     /// <summary>Results this node has committed (one attempt row each), for benchmarks and diagnostics.</summary>
     public long Recorded => Interlocked.Read(ref _recorded);
+
+    /// <summary>Rows this node started as their accept handed them over, without a claim (tests and diagnostics).</summary>
+    public long HandedOff => Interlocked.Read(ref _handedOffRows);
+
+    /// <summary>Request slots free now (tests and diagnostics): every row claimed or handed over holds one until its result is written.</summary>
+    public int FreeSlots => _slots?.CurrentCount ?? 0;
+
+    /// <summary>The rows a connection may have claimed here beyond its concurrency limit: an eighth of the slots, 1 to 100.</summary>
+    private int QueueDepth => Math.Clamp(_options.MaxInFlight / 8, 1, 100);
 
     /// <summary>One finished request, waiting to be written; <paramref name="Slow"/>: the lane it was claimed in.</summary>
     private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At, bool Slow);
@@ -71,6 +89,16 @@ internal sealed partial class Dispatcher(
         _sendToken = sends.Token;
         var writer = Task.Run(() => WriteResultsAsync(stoppingToken), CancellationToken.None);
         var renewer = Task.Run(() => RenewLeasesAsync(stoppingToken), CancellationToken.None);
+        var starter = Task.Run(StartHandedOffAsync, CancellationToken.None);
+        handoff.Attach(this);
+        using var noMoreHandoffs = stoppingToken.Register(() =>
+        {
+            handoff.Attach(null);
+            lock (_loadGate)
+            {
+                _stopping = true;
+            }
+        });
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -111,6 +139,10 @@ internal sealed partial class Dispatcher(
                 }
             }
 
+            // Accepts still being written keep their reservations until they end: started (a
+            // request under the grace's token) or given back.
+            _handedOff.Writer.TryComplete();
+            await starter;
             _completions.Writer.TryComplete();
             await writer;
             await renewer;
@@ -167,13 +199,16 @@ internal sealed partial class Dispatcher(
         _lastForget = TimeProvider.System.GetTimestamp();
         limiters.Forget(IdleConnectionState);
         _lane.Forget(IdleConnectionState);
-        // Only this loop adds to the counts (ClaimAndStartAsync), so one at zero has no row that
-        // could still finish into it; a connection claimed again gets a new count.
-        foreach (var entry in _load)
+        // Only this loop and accepts (Reserve, under the same lock) add to the counts, so one at
+        // zero has no row that could still finish into it; a connection claimed again gets a new count.
+        lock (_loadGate)
         {
-            if (entry.Value.Idle)
+            foreach (var entry in _load)
             {
-                _load.TryRemove(entry);
+                if (entry.Value.Idle)
+                {
+                    _load.TryRemove(entry);
+                }
             }
         }
     }
@@ -222,7 +257,7 @@ internal sealed partial class Dispatcher(
         // drained, or an endpoint that hangs would soon hold every slot and starve all other
         // connections (before: 20 deliveries to a hanging endpoint delayed everyone by ~50 s on
         // an 8-slot node). The queue, an eighth of the slots up to 100, keeps fast endpoints busy.
-        var queue = Math.Clamp(_options.MaxInFlight / 8, 1, 100);
+        var queue = QueueDepth;
         var saturated = _load.Where(l => l.Value.Saturated(queue)).Select(l => l.Key).ToList();
         // Slow connections share a lane while a responsive one is busy (see SlowLane): left out
         // when it is full, and a claim never takes more rows than it has room for.
@@ -281,7 +316,11 @@ internal sealed partial class Dispatcher(
                 var connection = owned.Connection;
                 var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
                 var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
-                _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
+                lock (_loadGate)
+                {
+                    _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
+                }
+
                 var slow = _lane.Claimed(connection.Id);
                 _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
             }
@@ -387,6 +426,151 @@ internal sealed partial class Dispatcher(
         }
     }
 
+    /// <summary>
+    /// What this node takes of an accept's rows before they are written (see DeliveryHandoff):
+    /// rows due now, of a connection it has claimed for before (so it knows its limit) that is
+    /// not ordered, not slow and not at its limit plus queue, each while a request slot is free.
+    /// Called by the accept's writer; quick, and it waits for nothing.
+    /// </summary>
+    internal Reservation? Reserve(IReadOnlyList<WebhookDelivery> rows)
+    {
+        var slots = _slots;
+        if (slots is null)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        var token = Guid.NewGuid();
+        var until = now + _options.Lease;
+        var queue = QueueDepth;
+        WebhookDelivery[]? written = null;
+        List<(WebhookDelivery Row, bool Slow)>? claimed = null;
+        lock (_loadGate)
+        {
+            if (_stopping)
+            {
+                return null;
+            }
+
+            for (var i = 0; i < rows.Count; i++)
+            {
+                var row = rows[i];
+                if (row.Status != DeliveryStatuses.Pending || row.Ordered || row.NextAttemptAt > now
+                    || !_load.TryGetValue(row.ConnectionId, out var load) || load.Saturated(queue) || _lane.IsSlow(row.ConnectionId))
+                {
+                    continue;
+                }
+
+                if (!slots.Wait(0))
+                {
+                    break;
+                }
+
+                load.Claimed();
+                var copy = row.ClaimedCopy(token, until);
+                (written ??= [.. rows])[i] = copy;
+                (claimed ??= []).Add((copy, _lane.Claimed(row.ConnectionId)));
+            }
+        }
+
+        if (claimed is null)
+        {
+            return null;
+        }
+
+        _leases[token] = claimed.Count;
+        return new Reservation(this, written!, claimed, token);
+    }
+
+    /// <summary>The reservation's rows are committed: they start on the handoff loop.</summary>
+    internal void Start(Reservation reservation)
+    {
+        if (!_handedOff.Writer.TryWrite(reservation))
+        {
+            // Stopped meanwhile: the rows keep their lease and go back to pending when it runs out.
+            GiveBack(reservation.Claimed, reservation.Token);
+        }
+    }
+
+    /// <summary>The reservation's rows were not written, or their caller got an error: its room is free again.</summary>
+    internal void Cancel(Reservation reservation) => GiveBack(reservation.Claimed, reservation.Token);
+
+    /// <summary>Undoes what <see cref="Reserve"/> counted for rows that will not be sent here.</summary>
+    private void GiveBack(IEnumerable<(WebhookDelivery Row, bool Slow)> rows, Guid token)
+    {
+        var reopened = false;
+        foreach (var (row, slow) in rows)
+        {
+            Release(token);
+            _slots!.Release();
+            reopened |= _lane.Finished(row.ConnectionId, slow);
+            reopened |= _load.TryGetValue(row.ConnectionId, out var load) && load.Finished();
+        }
+
+        if (reopened)
+        {
+            signals.WorkAvailable();
+        }
+    }
+
+    /// <summary>
+    /// Starts the rows accepts handed over, as a claim's are started: what they are sent to is
+    /// read for everything waiting at once, then each goes to its connection's gate.
+    /// </summary>
+    private async Task StartHandedOffAsync()
+    {
+        var reader = _handedOff.Reader;
+        var batch = new List<Reservation>();
+        while (await reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (reader.TryRead(out var reservation))
+            {
+                batch.Add(reservation);
+            }
+
+            SendTargets targets;
+            try
+            {
+                var rows = batch.SelectMany(r => r.Claimed).Select(c => c.Row).ToList();
+                await using var db = writes.Groups ? null : await dbFactory.CreateDbContextAsync(CancellationToken.None);
+                targets = await reads.SendTargetsAsync(
+                    db, rows.Select(d => d.ConnectionId).Distinct().ToList(), rows.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct().ToList(), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // As a claim whose reads failed: the rows keep their lease and come back when it runs out.
+                LogLoopFailure(e);
+                foreach (var reservation in batch)
+                {
+                    GiveBack(reservation.Claimed, reservation.Token);
+                }
+
+                continue;
+            }
+
+            foreach (var reservation in batch)
+            {
+                foreach (var (delivery, slow) in reservation.Claimed)
+                {
+                    if (!targets.Connections.TryGetValue(delivery.ConnectionId, out var owned))
+                    {
+                        // Deleted since the accept: nothing to send it to.
+                        GiveBack([(delivery, slow)], reservation.Token);
+                        continue;
+                    }
+
+                    var connection = owned.Connection;
+                    var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
+                    var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
+                    Interlocked.Increment(ref _handedOffRows);
+                    _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
+                }
+            }
+        }
+    }
+
     /// <summary>This node's claimed-and-unfinished deliveries of one connection, against its concurrency limit plus a queue.</summary>
     private sealed class ConnectionLoad
     {
@@ -402,6 +586,9 @@ internal sealed partial class Dispatcher(
             Volatile.Write(ref _limit, limit);
             Interlocked.Increment(ref _claimed);
         }
+
+        /// <summary>A row handed over by its accept, under the limit last claimed with.</summary>
+        public void Claimed() => Interlocked.Increment(ref _claimed);
 
         /// <summary>True when this finish brought the connection down to one gate's worth: time to claim more.</summary>
         public bool Finished() => Interlocked.Decrement(ref _claimed) == Volatile.Read(ref _limit);

@@ -263,6 +263,16 @@ internal sealed class WebhookDelivery : ITimeOrderedEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
+
+    /// <summary>A copy of this (not yet written) row as a claim under <paramref name="token"/> writes it.</summary>
+    public WebhookDelivery ClaimedCopy(Guid token, DateTimeOffset lockedUntil)
+    {
+        var copy = (WebhookDelivery)MemberwiseClone();
+        copy.Status = DeliveryStatuses.Delivering;
+        copy.ClaimToken = token;
+        copy.LockedUntil = lockedUntil;
+        return copy;
+    }
 }
 
 internal static class FeedStatuses

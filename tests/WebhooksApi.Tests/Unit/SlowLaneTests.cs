@@ -180,6 +180,21 @@ public sealed class SlowLaneTests
     }
 
     [Fact]
+    public void With_no_connection_slow_the_last_responsive_row_finishing_wakes_no_claim()
+    {
+        var lane = new SlowLane(4, 64, Threshold, _time);
+        var fast = lane.Claimed(Fast);
+        lane.Observe(Fast, 5);
+
+        // Nothing was held back by the cap, so there is nothing for an early claim to take.
+        Assert.False(lane.Finished(Fast, fast));
+
+        fast = lane.Claimed(Fast);
+        lane.Observe(Slow, (int)Threshold.TotalMilliseconds * 2);
+        Assert.True(lane.Finished(Fast, fast));
+    }
+
+    [Fact]
     public void When_the_last_responsive_row_finishes_the_cap_stays_one_threshold_then_goes()
     {
         var lane = Lane(4);

@@ -152,12 +152,14 @@ internal sealed class Endpoint : IEndpoint
         }
 
         // Returns once the rows are committed (grouped with concurrent calls on SQLite).
-        if (await committer.CommitAsync(rows, stored, cancellationToken) == AcceptOutcome.KeyTakenOver)
+        var outcome = await committer.CommitAsync(rows, stored, cancellationToken);
+        if (outcome == AcceptOutcome.KeyTakenOver)
         {
             return Problems.IdempotencyInProgress("Another request took this Idempotency-Key over; retry to get its answer.");
         }
 
-        if (status == DeliveryStatuses.Pending)
+        // Rows the dispatcher took at the accept are on their way: no claim needs waking for them.
+        if (status == DeliveryStatuses.Pending && outcome != AcceptOutcome.Started)
         {
             signals.NewWork();
         }

@@ -184,6 +184,108 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     }
 
     [SkippableFact]
+    public async Task An_execution_to_a_connection_this_node_sends_to_goes_to_its_dispatcher_with_the_accept()
+    {
+        SkipIfUnavailable();
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+
+        // The first is claimed (this node learns the connection's limit); the next ones are handed over.
+        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("h-1"))).GetProperty("items")[0].Id());
+        var handedOff = dispatcher.HandedOff;
+        var second = (await step.ExecuteAsync(EngineBuilders.Contact("h-2"))).GetProperty("items")[0].Id();
+        var delivered = await DeliveredAsync(step, second);
+        var batch = await step.ExecuteAsync(new { items = new[] { new { contact = new { id = "h-3" } }, new { contact = new { id = "h-4" } } } });
+        foreach (var item in batch.GetProperty("items").EnumerateArray())
+        {
+            await DeliveredAsync(step, item.Id());
+        }
+
+        Assert.Equal(handedOff + 3, dispatcher.HandedOff);
+        Assert.Equal(1, delivered.GetProperty("attempts").GetInt32());
+        Assert.Equal(1, Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("\"h-2\"", StringComparison.Ordinal)));
+    }
+
+    [SkippableFact]
+    public async Task Ordered_deliveries_are_not_handed_over_with_their_accept()
+    {
+        SkipIfUnavailable();
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "ordered" }));
+        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("o-1"))).GetProperty("items")[0].Id());
+        var handedOff = dispatcher.HandedOff;
+
+        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("o-2"))).GetProperty("items")[0].Id());
+
+        // One line per connection: the claim, which reads the line, is what may send it.
+        Assert.Equal(handedOff, dispatcher.HandedOff);
+    }
+
+    [SkippableFact]
+    public async Task A_request_rolled_back_gives_its_handed_over_room_back_and_nothing_of_it_is_sent()
+    {
+        SkipIfUnavailable();
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url);
+        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+        var slots = Fixture.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.MaxInFlight;
+        var existing = (await step.ExecuteAsync(EngineBuilders.Contact("r-first"))).GetProperty("items")[0].Id();
+        await DeliveredAsync(step, existing);
+        var handedOff = dispatcher.HandedOff;
+
+        List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => DueRow(account, step, c))];
+        var duplicate = DueRow(account, step, "r-duplicate");
+        duplicate.Id = Guid.Parse(existing);
+
+        // On SQLite both in one group (rolled back, then written again with a savepoint each); on PostgreSQL each alone.
+        Task<AcceptOutcome> good, failing;
+        await using (var writer = Fixture.Provider == "sqlite" ? await SqliteWriteLock.TakeAsync(Fixture.ConnectionString) : null)
+        {
+            good = Committer.CommitAsync(Rows("r-good-1", "r-good-2"), null, CancellationToken.None);
+            failing = Committer.CommitAsync([.. Rows("r-failing"), duplicate], null, CancellationToken.None);
+            if (writer is not null)
+            {
+                await Eventually.WaitAsync(() => Committer.Queued == 2, "two calls handed to the committer");
+            }
+        }
+
+        Assert.Equal(AcceptOutcome.Started, await good);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => failing);
+        await Eventually.WaitAsync(() => Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("r-good-", StringComparison.Ordinal)) == 2, "the good request's two rows at the receiver");
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == slots, "every request slot free again");
+        Assert.Equal(handedOff + 2, dispatcher.HandedOff);
+        Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("r-failing", StringComparison.Ordinal) || r.BodyText.Contains("r-duplicate", StringComparison.Ordinal));
+    }
+
+    private static Task<JsonElement> DeliveredAsync(WorkflowStep step, string id) =>
+        Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", $"delivery {id} succeeded");
+
+    /// <summary>A row as an execution to the step's active connection writes it: pending, due now on the test clock.</summary>
+    private WebhookDelivery DueRow(TestAccount account, WorkflowStep step, string contactId)
+    {
+        var now = Fixture.Time.GetUtcNow();
+        return new WebhookDelivery
+        {
+            Id = Guid.CreateVersion7(),
+            AccountId = Guid.Parse(account.Id),
+            ConnectionId = Guid.Parse(step.ConnectionId),
+            WorkflowWebhookId = Guid.Parse(step.StepId),
+            Status = DeliveryStatuses.Pending,
+            PayloadJson = JsonSerializer.Serialize(new { contact = new { id = contactId }, @event = new { }, variables = new { } }),
+            ContactId = contactId,
+            Identifier = contactId,
+            NextAttemptAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+    }
+
+    [SkippableFact]
     public async Task A_batch_is_sent_with_the_steps_fields_and_extra_applied_to_each_item_alone()
     {
         var account = await NewAccountAsync();
