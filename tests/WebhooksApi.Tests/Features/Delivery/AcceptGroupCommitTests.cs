@@ -186,15 +186,7 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     [SkippableFact]
     public async Task An_execution_to_a_connection_this_node_sends_to_goes_to_its_dispatcher_with_the_accept()
     {
-        SkipIfUnavailable();
-        var account = await NewAccountAsync();
-        var url = Fixture.Receiver.NewEndpoint();
-        var step = await account.ActiveStepAsync(url);
-        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
-
-        // The first is claimed (this node learns the connection's limit); the next ones are handed over.
-        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("h-1"))).GetProperty("items")[0].Id());
-        var handedOff = dispatcher.HandedOff;
+        var (_, step, url, _, dispatcher, handedOff) = await SentOnceAsync("h-1");
         var second = (await step.ExecuteAsync(EngineBuilders.Contact("h-2"))).GetProperty("items")[0].Id();
         var delivered = await DeliveredAsync(step, second);
         var batch = await step.ExecuteAsync(new { items = new[] { new { contact = new { id = "h-3" } }, new { contact = new { id = "h-4" } } } });
@@ -211,13 +203,7 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     [SkippableFact]
     public async Task Ordered_deliveries_are_not_handed_over_with_their_accept()
     {
-        SkipIfUnavailable();
-        var account = await NewAccountAsync();
-        var url = Fixture.Receiver.NewEndpoint();
-        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "ordered" }));
-        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
-        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("o-1"))).GetProperty("items")[0].Id());
-        var handedOff = dispatcher.HandedOff;
+        var (_, step, _, _, dispatcher, handedOff) = await SentOnceAsync("o-1", url => Builders.Connection(url).With("retryPolicy", new { kind = "ordered" }));
 
         await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("o-2"))).GetProperty("items")[0].Id());
 
@@ -228,15 +214,8 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     [SkippableFact]
     public async Task A_request_rolled_back_gives_its_handed_over_room_back_and_nothing_of_it_is_sent()
     {
-        SkipIfUnavailable();
-        var account = await NewAccountAsync();
-        var url = Fixture.Receiver.NewEndpoint();
-        var step = await account.ActiveStepAsync(url);
-        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+        var (account, step, url, existing, dispatcher, handedOff) = await SentOnceAsync("r-first");
         var slots = Fixture.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.MaxInFlight;
-        var existing = (await step.ExecuteAsync(EngineBuilders.Contact("r-first"))).GetProperty("items")[0].Id();
-        await DeliveredAsync(step, existing);
-        var handedOff = dispatcher.HandedOff;
 
         List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => DueRow(account, step, c))];
         var duplicate = DueRow(account, step, "r-duplicate");
@@ -260,6 +239,24 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
         await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == slots, "every request slot free again");
         Assert.Equal(handedOff + 2, dispatcher.HandedOff);
         Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("r-failing", StringComparison.Ordinal) || r.BodyText.Contains("r-duplicate", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A new active step whose first execution (to <paramref name="contactId"/>) is delivered: this
+    /// node has claimed for its connection, so it knows the connection's limit and may take the
+    /// next accepts' rows. Returns the dispatcher's count of rows handed over after that.
+    /// </summary>
+    private async Task<(TestAccount Account, WorkflowStep Step, string Url, string FirstId, Dispatcher Dispatcher, long HandedOff)> SentOnceAsync(
+        string contactId, Func<string, Dictionary<string, object?>>? connection = null)
+    {
+        SkipIfUnavailable();
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint();
+        var step = await account.ActiveStepAsync(url, connection?.Invoke(url));
+        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+        var first = (await step.ExecuteAsync(EngineBuilders.Contact(contactId))).GetProperty("items")[0].Id();
+        await DeliveredAsync(step, first);
+        return (account, step, url, first, dispatcher, dispatcher.HandedOff);
     }
 
     private static Task<JsonElement> DeliveredAsync(WorkflowStep step, string id) =>
