@@ -201,11 +201,14 @@ internal sealed partial class Dispatcher(
         _lane.Forget(IdleConnectionState);
         // Only this loop and accepts (Reserve, under the same lock) add to the counts, so one at
         // zero has no row that could still finish into it; a connection claimed again gets a new count.
+        // Kept while the connection was in use lately: an accept hands rows over only to a
+        // connection this node has a count for (dropped every minute at zero before, the next
+        // accept for each had to wait for a claim again).
         lock (_loadGate)
         {
             foreach (var entry in _load)
             {
-                if (entry.Value.Idle)
+                if (entry.Value.IdleFor(IdleConnectionState))
                 {
                     _load.TryRemove(entry);
                 }
@@ -576,19 +579,27 @@ internal sealed partial class Dispatcher(
     {
         private int _claimed;
         private int _limit = int.MaxValue / 2;
+        private long _lastClaimed = TimeProvider.System.GetTimestamp();
 
         public bool Idle => Volatile.Read(ref _claimed) == 0;
+
+        /// <summary>Nothing claimed here now, nor for <paramref name="idle"/> of real time.</summary>
+        public bool IdleFor(TimeSpan idle) => Idle && TimeProvider.System.GetElapsedTime(Interlocked.Read(ref _lastClaimed)) >= idle;
 
         public bool Saturated(int queue) => Volatile.Read(ref _claimed) >= Volatile.Read(ref _limit) + queue;
 
         public void Claimed(int limit)
         {
             Volatile.Write(ref _limit, limit);
-            Interlocked.Increment(ref _claimed);
+            Claimed();
         }
 
         /// <summary>A row handed over by its accept, under the limit last claimed with.</summary>
-        public void Claimed() => Interlocked.Increment(ref _claimed);
+        public void Claimed()
+        {
+            Interlocked.Increment(ref _claimed);
+            Interlocked.Exchange(ref _lastClaimed, TimeProvider.System.GetTimestamp());
+        }
 
         /// <summary>True when this finish brought the connection down to one gate's worth: time to claim more.</summary>
         public bool Finished() => Interlocked.Decrement(ref _claimed) == Volatile.Read(ref _limit);

@@ -186,93 +186,106 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     [SkippableFact]
     public async Task An_execution_to_a_connection_this_node_sends_to_goes_to_its_dispatcher_with_the_accept()
     {
-        var (_, step, url, _, dispatcher, handedOff) = await SentOnceAsync("h-1");
-        var second = (await step.ExecuteAsync(EngineBuilders.Contact("h-2"))).GetProperty("items")[0].Id();
-        var delivered = await DeliveredAsync(step, second);
-        var batch = await step.ExecuteAsync(new { items = new[] { new { contact = new { id = "h-3" } }, new { contact = new { id = "h-4" } } } });
+        await using var sent = await SentOnceAsync("h-1");
+        var second = (await sent.Step.ExecuteAsync(EngineBuilders.Contact("h-2"))).GetProperty("items")[0].Id();
+        var delivered = await DeliveredAsync(sent.Step, second);
+        var batch = await sent.Step.ExecuteAsync(new { items = new[] { new { contact = new { id = "h-3" } }, new { contact = new { id = "h-4" } } } });
         foreach (var item in batch.GetProperty("items").EnumerateArray())
         {
-            await DeliveredAsync(step, item.Id());
+            await DeliveredAsync(sent.Step, item.Id());
         }
 
-        Assert.Equal(handedOff + 3, dispatcher.HandedOff);
+        Assert.Equal(sent.HandedOff + 3, sent.Dispatcher.HandedOff);
         Assert.Equal(1, delivered.GetProperty("attempts").GetInt32());
-        Assert.Equal(1, Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("\"h-2\"", StringComparison.Ordinal)));
+        Assert.Equal(1, Fixture.Receiver.Received(sent.Step.Url).Count(r => r.BodyText.Contains("\"h-2\"", StringComparison.Ordinal)));
     }
 
     [SkippableFact]
     public async Task Ordered_deliveries_are_not_handed_over_with_their_accept()
     {
-        var (_, step, _, _, dispatcher, handedOff) = await SentOnceAsync("o-1", url => Builders.Connection(url).With("retryPolicy", new { kind = "ordered" }));
+        await using var sent = await SentOnceAsync("o-1", url => Builders.Connection(url).With("retryPolicy", new { kind = "ordered" }));
 
-        await DeliveredAsync(step, (await step.ExecuteAsync(EngineBuilders.Contact("o-2"))).GetProperty("items")[0].Id());
+        await DeliveredAsync(sent.Step, (await sent.Step.ExecuteAsync(EngineBuilders.Contact("o-2"))).GetProperty("items")[0].Id());
 
         // One line per connection: the claim, which reads the line, is what may send it.
-        Assert.Equal(handedOff, dispatcher.HandedOff);
+        Assert.Equal(sent.HandedOff, sent.Dispatcher.HandedOff);
     }
 
     [SkippableFact]
     public async Task A_request_rolled_back_gives_its_handed_over_room_back_and_nothing_of_it_is_sent()
     {
-        var (account, step, url, existing, dispatcher, handedOff) = await SentOnceAsync("r-first");
-        var slots = Fixture.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.MaxInFlight;
-
-        List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => DueRow(account, step, c))];
-        var duplicate = DueRow(account, step, "r-duplicate");
-        duplicate.Id = Guid.Parse(existing);
+        await using var sent = await SentOnceAsync("r-first");
+        var committer = sent.Node.Factory.Services.GetRequiredService<AcceptCommitter>();
+        var slots = sent.Node.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.MaxInFlight;
+        List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => sent.DueRow(c, Fixture.Time.GetUtcNow()))];
+        var duplicate = sent.DueRow("r-duplicate", Fixture.Time.GetUtcNow());
+        duplicate.Id = Guid.Parse(sent.FirstId);
 
         // On SQLite both in one group (rolled back, then written again with a savepoint each); on PostgreSQL each alone.
         Task<AcceptOutcome> good, failing;
-        await using (var writer = Fixture.Provider == "sqlite" ? await SqliteWriteLock.TakeAsync(Fixture.ConnectionString) : null)
+        await using (var writer = Fixture.Provider == "sqlite" ? await SqliteWriteLock.TakeAsync(sent.Node.ConnectionString) : null)
         {
-            good = Committer.CommitAsync(Rows("r-good-1", "r-good-2"), null, CancellationToken.None);
-            failing = Committer.CommitAsync([.. Rows("r-failing"), duplicate], null, CancellationToken.None);
+            good = committer.CommitAsync(Rows("r-good-1", "r-good-2"), null, CancellationToken.None);
+            failing = committer.CommitAsync([.. Rows("r-failing"), duplicate], null, CancellationToken.None);
             if (writer is not null)
             {
-                await Eventually.WaitAsync(() => Committer.Queued == 2, "two calls handed to the committer");
+                await Eventually.WaitAsync(() => committer.Queued == 2, "two calls handed to the committer");
             }
         }
 
         Assert.Equal(AcceptOutcome.Started, await good);
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => failing);
+        var url = sent.Step.Url;
         await Eventually.WaitAsync(() => Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("r-good-", StringComparison.Ordinal)) == 2, "the good request's two rows at the receiver");
-        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == slots, "every request slot free again");
-        Assert.Equal(handedOff + 2, dispatcher.HandedOff);
+        await Eventually.WaitAsync(() => Task.FromResult(sent.Dispatcher.FreeSlots), free => free == slots, "every request slot free again");
+        Assert.Equal(sent.HandedOff + 2, sent.Dispatcher.HandedOff);
         Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("r-failing", StringComparison.Ordinal) || r.BodyText.Contains("r-duplicate", StringComparison.Ordinal));
     }
 
     /// <summary>
-    /// A new active step whose first execution (to <paramref name="contactId"/>) is delivered: this
-    /// node has claimed for its connection, so it knows the connection's limit and may take the
-    /// next accepts' rows. Returns the dispatcher's count of rows handed over after that.
+    /// A node of its own (no other test's rows hold its slots) where no endpoint counts as slow (a
+    /// first request that took 100 ms on a busy test machine would otherwise keep its connection
+    /// out of the handoff), with a step whose first execution was claimed and delivered: the node
+    /// knows the connection's limit, so it may take the next accepts' rows.
     /// </summary>
-    private async Task<(TestAccount Account, WorkflowStep Step, string Url, string FirstId, Dispatcher Dispatcher, long HandedOff)> SentOnceAsync(
-        string contactId, Func<string, Dictionary<string, object?>>? connection = null)
+    private async Task<SentOnce> SentOnceAsync(string contactId, Func<string, Dictionary<string, object?>>? connection = null)
     {
         SkipIfUnavailable();
-        var account = await NewAccountAsync();
+        var node = await PrivateNode.StartAsync(Fixture, ("Delivery:SlowResponseThreshold", "00:10:00"));
         var url = Fixture.Receiver.NewEndpoint();
-        var step = await account.ActiveStepAsync(url, connection?.Invoke(url));
-        var dispatcher = Fixture.Factory.Services.GetRequiredService<Dispatcher>();
+        var step = await node.ActiveStepAsync(url, connection?.Invoke(url) ?? Builders.Connection(url));
         var first = (await step.ExecuteAsync(EngineBuilders.Contact(contactId))).GetProperty("items")[0].Id();
         await DeliveredAsync(step, first);
-        return (account, step, url, first, dispatcher, dispatcher.HandedOff);
+        var dispatcher = node.Factory.Services.GetRequiredService<Dispatcher>();
+        await using var db = await node.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        var accountId = await db.Deliveries.Where(d => d.Id == Guid.Parse(first)).Select(d => d.AccountId).SingleAsync();
+        return new SentOnce(node, step, first, accountId, dispatcher, dispatcher.HandedOff);
     }
 
     private static Task<JsonElement> DeliveredAsync(WorkflowStep step, string id) =>
         Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", $"delivery {id} succeeded");
 
-    /// <summary>A row as an execution to the step's active connection writes it: pending, due now on the test clock.</summary>
-    private WebhookDelivery DueRow(TestAccount account, WorkflowStep step, string contactId)
+    /// <summary>A step on a node of its own whose first execution was delivered; <see cref="HandedOff"/>: the node's count of rows handed over then.</summary>
+    private sealed record SentOnce(PrivateNode Node, WorkflowStep Step, string FirstId, Guid AccountId, Dispatcher Dispatcher, long HandedOff) : IAsyncDisposable
     {
-        var now = Fixture.Time.GetUtcNow();
+        /// <summary>A row as an execution to the step's active connection writes it: pending, due now.</summary>
+        public WebhookDelivery DueRow(string contactId, DateTimeOffset now) =>
+            Row(AccountId, Guid.Parse(Step.ConnectionId), Guid.Parse(Step.StepId), contactId, DeliveryStatuses.Pending, now);
+
+        public ValueTask DisposeAsync() => Node.DisposeAsync();
+    }
+
+    /// <summary>A delivery row as an execution writes it (held, as for an inactive connection, unless said).</summary>
+    private protected static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId, string status = DeliveryStatuses.Held, DateTimeOffset? at = null)
+    {
+        var now = at ?? DateTimeOffset.UtcNow;
         return new WebhookDelivery
         {
-            Id = Guid.CreateVersion7(),
-            AccountId = Guid.Parse(account.Id),
-            ConnectionId = Guid.Parse(step.ConnectionId),
-            WorkflowWebhookId = Guid.Parse(step.StepId),
-            Status = DeliveryStatuses.Pending,
+            Id = Guid.CreateVersion7(now),
+            AccountId = accountId,
+            ConnectionId = connectionId,
+            WorkflowWebhookId = stepId,
+            Status = status,
             PayloadJson = JsonSerializer.Serialize(new { contact = new { id = contactId }, @event = new { }, variables = new { } }),
             ContactId = contactId,
             Identifier = contactId,
@@ -652,25 +665,6 @@ public sealed class AcceptGroupCommitTests_Sqlite(SqliteApi fixture) : AcceptGro
             _release.Dispose();
             Entered.Dispose();
         }
-    }
-
-    private static WebhookDelivery Row(Guid accountId, Guid connectionId, Guid stepId, string contactId)
-    {
-        var now = DateTimeOffset.UtcNow;
-        return new WebhookDelivery
-        {
-            Id = Guid.NewGuid(),
-            AccountId = accountId,
-            ConnectionId = connectionId,
-            WorkflowWebhookId = stepId,
-            Status = DeliveryStatuses.Held,
-            PayloadJson = JsonSerializer.Serialize(new { contact = new { id = contactId }, @event = new { }, variables = new { } }),
-            ContactId = contactId,
-            Identifier = contactId,
-            NextAttemptAt = now,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
     }
 }
 
