@@ -640,20 +640,14 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
         public override void Complete()
         {
+            var started = EndReservation();
             if (Error is not null)
             {
-                _reservation?.Cancel();
                 Done.TrySetException(Error);
-            }
-            else if (Outcome == AcceptOutcome.Committed && _reservation is { } reservation)
-            {
-                reservation.Start();
-                Done.TrySetResult(reservation.All ? AcceptOutcome.Started : AcceptOutcome.Committed);
             }
             else
             {
-                _reservation?.Cancel();
-                Done.TrySetResult(Outcome);
+                Done.TrySetResult(started ? AcceptOutcome.Started : Outcome);
             }
         }
 
@@ -670,16 +664,29 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         /// </summary>
         public override void Unconfirmed(Exception e)
         {
-            if (Error is null && Outcome == AcceptOutcome.Committed)
+            EndReservation();
+            Done.TrySetException(e);
+        }
+
+        /// <summary>
+        /// Starts the handed-over rows when this request's rows committed, gives their room back
+        /// when they did not; true when every row of the request was handed over and started.
+        /// </summary>
+        private bool EndReservation()
+        {
+            if (_reservation is not { } reservation)
             {
-                _reservation?.Start();
-            }
-            else
-            {
-                _reservation?.Cancel();
+                return false;
             }
 
-            Done.TrySetException(e);
+            if (Error is null && Outcome == AcceptOutcome.Committed)
+            {
+                reservation.Start();
+                return reservation.All;
+            }
+
+            reservation.Cancel();
+            return false;
         }
     }
 

@@ -24,8 +24,8 @@ internal sealed class DeliveryHandoff
 {
     private volatile Dispatcher? _dispatcher;
 
-    /// <summary>The dispatcher takes rows from now on (while it runs; null: it stopped).</summary>
-    public void Attach(Dispatcher? dispatcher) => _dispatcher = dispatcher;
+    /// <summary>The dispatcher takes rows from now on, until it stops (see Dispatcher.Reserve).</summary>
+    public void Attach(Dispatcher dispatcher) => _dispatcher = dispatcher;
 
     /// <summary>
     /// Reserves this node's room for what it can take of <paramref name="rows"/> (before they are

@@ -91,9 +91,9 @@ internal sealed partial class Dispatcher(
         var renewer = Task.Run(() => RenewLeasesAsync(stoppingToken), CancellationToken.None);
         var starter = Task.Run(StartHandedOffAsync, CancellationToken.None);
         handoff.Attach(this);
+        // Under the lock a reservation counts in: once it is set, no accept takes rows any more.
         using var noMoreHandoffs = stoppingToken.Register(() =>
         {
-            handoff.Attach(null);
             lock (_loadGate)
             {
                 _stopping = true;
@@ -308,24 +308,17 @@ internal sealed partial class Dispatcher(
 
         try
         {
-            var connectionIds = claimed.Select(d => d.ConnectionId).Distinct().ToList();
-            var stepIds = claimed.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct().ToList();
-            var targets = await reads.SendTargetsAsync(db, connectionIds, stepIds, cancellationToken);
-
+            var targets = await TargetsAsync(db, claimed, cancellationToken);
             foreach (var delivery in claimed)
             {
                 await _slots.WaitAsync(cancellationToken);
                 var owned = targets.Connections[delivery.ConnectionId];
-                var connection = owned.Connection;
-                var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
-                var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
                 lock (_loadGate)
                 {
-                    _load.GetOrAdd(connection.Id, _ => new ConnectionLoad()).Claimed(connection.MaxConcurrency);
+                    _load.GetOrAdd(delivery.ConnectionId, _ => new ConnectionLoad()).Claimed(owned.Connection.MaxConcurrency);
                 }
 
-                var slow = _lane.Claimed(connection.Id);
-                _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
+                Send(delivery, owned, targets, _lane.Claimed(delivery.ConnectionId));
             }
         }
         catch (Exception)
@@ -341,6 +334,19 @@ internal sealed partial class Dispatcher(
         }
 
         return claimed.Count;
+    }
+
+    /// <summary>What sending <paramref name="rows"/> needs (connections, auth connectors, steps), read for all of them at once.</summary>
+    private Task<SendTargets> TargetsAsync(WebhooksDbContext? db, IEnumerable<WebhookDelivery> rows, CancellationToken cancellationToken) =>
+        reads.SendTargetsAsync(db, [.. rows.Select(d => d.ConnectionId).Distinct()], [.. rows.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct()], cancellationToken);
+
+    /// <summary>Sends a row this node holds (claimed or handed over, its slot taken), counted in the lane given.</summary>
+    private void Send(WebhookDelivery delivery, SendConnection owned, SendTargets targets, bool slow)
+    {
+        var connection = owned.Connection;
+        var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
+        var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
+        _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
     }
 
     /// <summary>
@@ -536,10 +542,8 @@ internal sealed partial class Dispatcher(
             SendTargets targets;
             try
             {
-                var rows = batch.SelectMany(r => r.Claimed).Select(c => c.Row).ToList();
                 await using var db = writes.Groups ? null : await dbFactory.CreateDbContextAsync(CancellationToken.None);
-                targets = await reads.SendTargetsAsync(
-                    db, rows.Select(d => d.ConnectionId).Distinct().ToList(), rows.Select(d => d.WorkflowWebhookId).OfType<Guid>().Distinct().ToList(), CancellationToken.None);
+                targets = await TargetsAsync(db, batch.SelectMany(r => r.Claimed).Select(c => c.Row), CancellationToken.None);
             }
             catch (Exception e)
             {
@@ -564,11 +568,8 @@ internal sealed partial class Dispatcher(
                         continue;
                     }
 
-                    var connection = owned.Connection;
-                    var auth = connection.AuthConnectorId is { } authId ? targets.Auths.GetValueOrDefault(authId) : null;
-                    var step = delivery.WorkflowWebhookId is { } stepId ? targets.Steps.GetValueOrDefault(stepId) : null;
                     Interlocked.Increment(ref _handedOffRows);
-                    _ = Task.Run(() => SendOneAsync(delivery, connection, auth, step, owned.AccountName, slow, _sendToken), CancellationToken.None);
+                    Send(delivery, owned, targets, slow);
                 }
             }
         }

@@ -214,18 +214,7 @@ internal sealed class SlowLane
     }
 
     /// <summary>True when a connection is slow now.</summary>
-    private bool AnySlow()
-    {
-        foreach (var average in _averageMs)
-        {
-            if (Slow(average.Value))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool AnySlow() => _averageMs.Any(a => Slow(a.Value));
 
     /// <summary>The connections slow now.</summary>
     public List<Guid> SlowConnections() => [.. _averageMs.Where(a => Slow(a.Value)).Select(a => a.Key)];
