@@ -11,6 +11,12 @@ internal sealed class DatabaseOptions
     /// <summary><c>sqlite</c> (default) or <c>postgres</c>.</summary>
     public string Provider { get; set; } = "sqlite";
 
+    /// <summary>
+    /// PostgreSQL: accept transactions a node runs at once (default 4). Executions calls that
+    /// arrive while all are busy wait and commit together in the next (see AcceptCommitter).
+    /// </summary>
+    public int PostgresAcceptWriters { get; set; } = 4;
+
     public bool IsPostgres => string.Equals(Provider, "postgres", StringComparison.OrdinalIgnoreCase)
         || string.Equals(Provider, "postgresql", StringComparison.OrdinalIgnoreCase);
 }
