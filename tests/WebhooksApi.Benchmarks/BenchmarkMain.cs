@@ -9,22 +9,23 @@ namespace WebhooksApi.Benchmarks;
 
 /// <summary>
 /// dotnet run -c Release --project tests/WebhooksApi.Benchmarks -- &lt;scenario|all&gt; [--n N] [--runs R]
-/// [--provider sqlite|postgres] [--out results.json]. Each scenario runs R times (3) on a fresh
+/// [--provider sqlite|postgres] [--rate R] [--out results.json]. Each scenario runs R times (3) on a fresh
 /// database and service; the table shows each figure's median with min and max, beside its target.
 /// [--warmup N]: before the first delivering scenario, N executions go through an untimed
 /// throughput run (default 20,000, or twice --n up to that; 0 for none), and before latency up to
 /// 10,000 of them through an untimed latency run. A fresh process spends
 /// its first ~15 s compiling (500 methods/s, 40% of a core in the JIT by dotnet-counters), which
 /// a node does once after it starts; without the warm-up the first timed runs measured that.
+/// [--rate R]: the calls per second the latency scenarios offer (default 1,000, the targets' rate).
 /// </summary>
 internal static class BenchmarkMain
 {
-    private static readonly Scenario[] Scenarios =
+    private static Scenario[] ScenariosAt(int rate) =>
     [
         new LimitScenario(),
         new ThroughputScenario(),
-        new LatencyScenario(),
-        new LatencyScenario(keyed: true),
+        new LatencyScenario(rate: rate),
+        new LatencyScenario(keyed: true, rate: rate),
         new RetryStormScenario(),
         new BacklogScenario(),
         new LogsScenario(),
@@ -39,6 +40,7 @@ internal static class BenchmarkMain
         var provider = "sqlite";
         string? output = null;
         int? warmup = null;
+        var rate = LatencyScenario.DefaultRate;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -54,6 +56,10 @@ internal static class BenchmarkMain
                     break;
                 case "--warmup" when int.TryParse(value, out var parsed) && parsed >= 0:
                     warmup = parsed;
+                    i++;
+                    break;
+                case "--rate" when int.TryParse(value, out var parsed) && parsed > 0:
+                    rate = parsed;
                     i++;
                     break;
                 case "--provider" when value is "sqlite" or "postgres":
@@ -75,7 +81,8 @@ internal static class BenchmarkMain
             }
         }
 
-        var selected = name == "all" ? Scenarios : Scenarios.Where(s => s.Name == name).ToArray();
+        var scenarios = ScenariosAt(rate);
+        var selected = name == "all" ? scenarios : scenarios.Where(s => s.Name == name).ToArray();
         if (selected.Length == 0)
         {
             return Usage(name is null ? "Name a scenario." : $"Unknown scenario '{name}'.");
@@ -109,7 +116,7 @@ internal static class BenchmarkMain
             // against 30-40 ms in the runs after it; ~14 s in a process without any warm-up).
             var latencyWarmup = Math.Min(10_000, warmupSize);
             Console.Error.WriteLine($"[{total.Elapsed:mm\\:ss}] warm-up: latency n={latencyWarmup}, not counted ...");
-            await new LatencyScenario().RunAsync(provider, latencyWarmup, cancel.Token);
+            await new LatencyScenario(rate: rate).RunAsync(provider, latencyWarmup, cancel.Token);
         }
 
         foreach (var scenario in selected)
@@ -254,8 +261,8 @@ internal static class BenchmarkMain
     private static int Usage(string error)
     {
         Console.Error.WriteLine(error);
-        Console.Error.WriteLine("usage: dotnet run -c Release --project tests/WebhooksApi.Benchmarks -- <scenario|all> [--n N] [--runs R] [--warmup N] [--provider sqlite|postgres] [--out results.json]");
-        foreach (var s in Scenarios)
+        Console.Error.WriteLine("usage: dotnet run -c Release --project tests/WebhooksApi.Benchmarks -- <scenario|all> [--n N] [--runs R] [--warmup N] [--provider sqlite|postgres] [--rate R] [--out results.json]");
+        foreach (var s in ScenariosAt(LatencyScenario.DefaultRate))
         {
             Console.Error.WriteLine($"  {s.Name,-12} --n = {s.Unit} (default {s.DefaultN:N0}; {s.AllN:N0} under all)");
         }

@@ -25,15 +25,16 @@ namespace WebhooksApi.Benchmarks.Scenarios;
 /// </para>
 /// </summary>
 /// <param name="keyed">Send every call with an Idempotency-Key of its own.</param>
-internal sealed class LatencyScenario(bool keyed = false) : Scenario
+/// <param name="rate">Calls offered per second (`--rate`; the targets are stated at 1,000).</param>
+internal sealed class LatencyScenario(bool keyed = false, int rate = LatencyScenario.DefaultRate) : Scenario
 {
-    private const int RatePerSecond = 1_000;
+    public const int DefaultRate = 1_000;
 
     private const int WarmupSeconds = 1;
 
     public override string Name => keyed ? "latency-keyed" : "latency";
 
-    public override string Unit => "executions at 1,000/s";
+    public override string Unit => $"executions at {rate:N0}/s";
 
     public override int DefaultN => 30_000;
 
@@ -46,7 +47,7 @@ internal sealed class LatencyScenario(bool keyed = false) : Scenario
         var arrivals = new ConcurrentDictionary<string, long>();
         env.Receiver.Arrivals = arrivals;
         // Warm the path (JIT, pools) with the load itself before measuring it.
-        var warmup = WarmupSeconds * RatePerSecond;
+        var warmup = WarmupSeconds * rate;
         await OfferAsync(env, step.StepId, warmup, -warmup, (_, _, _) => { }, cancellationToken);
         await env.UntilAttemptsLoggedAsync(warmup, TimeSpan.FromMinutes(1), "warm-up deliveries", cancellationToken);
 
@@ -107,7 +108,7 @@ internal sealed class LatencyScenario(bool keyed = false) : Scenario
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < count; i++)
         {
-            var due = TimeSpan.FromSeconds((double)i / RatePerSecond);
+            var due = TimeSpan.FromSeconds((double)i / rate);
             var wait = due - Stopwatch.GetElapsedTime(start);
             if (wait > TimeSpan.FromMilliseconds(1))
             {
