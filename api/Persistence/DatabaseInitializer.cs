@@ -18,8 +18,8 @@ internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<Database
         }
 
         LogPending(await PendingAsync(cancellationToken));
-        // PostgreSQL: EF holds a session-level advisory lock around this, so several nodes
-        // starting together migrate once, and a node that dies lets go of it with its session.
+        // PostgreSQL: EF locks its history table (LOCK TABLE, in the migration's transaction), so
+        // several nodes starting together migrate once, and a node that dies lets go with it.
         await db.Database.MigrateAsync(cancellationToken);
     }
 
