@@ -145,10 +145,11 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     }
 
     /// <summary>
-    /// True on SQLite, where <see cref="InTransactionAsync"/> hands writes to the writer loop;
-    /// false on PostgreSQL, where each write keeps its own transaction on the caller's task.
+    /// True on SQLite, where <see cref="InTransactionAsync"/> hands the dispatcher's writes to the
+    /// accepts' one writer loop; false on PostgreSQL, where each keeps its own transaction on the
+    /// caller's task (accepts are grouped on both).
     /// </summary>
-    public bool Groups => _queue is not null;
+    public bool SharesWriter => _queue is not null;
 
     /// <summary>
     /// Runs <paramref name="work"/> (the dispatcher's claims and result writes) in a transaction
@@ -238,7 +239,11 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         }
     }
 
-    /// <summary>Takes what waits, up to <see cref="MaxRowsPerCommit"/> rows (a single request may exceed it).</summary>
+    /// <summary>
+    /// Takes what waits, up to <see cref="MaxRowsPerCommit"/> rows (a single request may exceed it;
+    /// with several readers the request read may not be the one peeked, and a group then passes
+    /// the bound by that one).
+    /// </summary>
     private static void TakeGroup(ChannelReader<Item> reader, List<Item> group)
     {
         var rows = 0;

@@ -243,9 +243,7 @@ internal sealed partial class Dispatcher(
             return 1;
         }
 
-        // PostgreSQL: the claim and the reads after it on one context. SQLite: the claim runs in
-        // the writer's round and the reads on prepared statements (HotQueries), so no context.
-        await using var db = writes.Groups ? null : await dbFactory.CreateDbContextAsync(cancellationToken);
+        await using var db = await ReadContextAsync(cancellationToken);
         if (now >= _nextRecovery)
         {
             // Once a poll interval, not every claim: the statement takes SQLite's one write lock
@@ -267,7 +265,7 @@ internal sealed partial class Dispatcher(
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
         List<WebhookDelivery> claimed;
-        if (writes.Groups && lane.MaxRows is { } room)
+        if (writes.SharesWriter && lane.MaxRows is { } room)
         {
             // SQLite, slow connections with room in their lane: one claim for everyone else with
             // the full batch, then one for the slow ones alone, a few rows each. One claim for
@@ -335,6 +333,14 @@ internal sealed partial class Dispatcher(
 
         return claimed.Count;
     }
+
+    /// <summary>
+    /// The context a claim and the reads for sending run on. PostgreSQL: one of their own. SQLite:
+    /// none (null), as the claim runs in the writer's round and the reads on prepared statements
+    /// (HotQueries).
+    /// </summary>
+    private async Task<WebhooksDbContext?> ReadContextAsync(CancellationToken cancellationToken) =>
+        writes.SharesWriter ? null : await dbFactory.CreateDbContextAsync(cancellationToken);
 
     /// <summary>What sending <paramref name="rows"/> needs (connections, auth connectors, steps), read for all of them at once.</summary>
     private Task<SendTargets> TargetsAsync(WebhooksDbContext? db, IEnumerable<WebhookDelivery> rows, CancellationToken cancellationToken) =>
@@ -542,7 +548,7 @@ internal sealed partial class Dispatcher(
             SendTargets targets;
             try
             {
-                await using var db = writes.Groups ? null : await dbFactory.CreateDbContextAsync(CancellationToken.None);
+                await using var db = await ReadContextAsync(CancellationToken.None);
                 targets = await TargetsAsync(db, batch.SelectMany(r => r.Claimed).Select(c => c.Row), CancellationToken.None);
             }
             catch (Exception e)

@@ -72,7 +72,7 @@ internal sealed class LatencyScenario(bool keyed = false, int rate = LatencyScen
             },
             cancellationToken);
         var offered = n / Stopwatch.GetElapsedTime(start).TotalSeconds;
-        // Below 1 when concurrent accepts shared a transaction (SQLite group commit); 1 on PostgreSQL.
+        // Below 1 when concurrent accepts shared a transaction (group commit, on both providers).
         var commitsPerRequest = (double)(committer.Commits - commits) / Math.Max(1, committer.Requests - requests);
         await BenchEnvironment.UntilAsync(() => Task.FromResult(accepted.All(a => arrivals.ContainsKey(a.Id))), TimeSpan.FromMinutes(5), "every delivery at the receiver", cancellationToken, pollMs: 200);
         await env.UntilAttemptsLoggedAsync(warmup + n, TimeSpan.FromMinutes(5), "every attempt logged", cancellationToken);

@@ -151,7 +151,7 @@ internal sealed class Endpoint : IEndpoint
             stored = claim.Answer(StatusCodes.Status202Accepted, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(answer, json.Value.SerializerOptions));
         }
 
-        // Returns once the rows are committed (grouped with concurrent calls on SQLite).
+        // Returns once the rows are committed (grouped with concurrent calls).
         var outcome = await committer.CommitAsync(rows, stored, cancellationToken);
         if (outcome == AcceptOutcome.KeyTakenOver)
         {

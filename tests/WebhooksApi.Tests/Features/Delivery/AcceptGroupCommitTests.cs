@@ -258,9 +258,15 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
         var first = (await step.ExecuteAsync(EngineBuilders.Contact(contactId))).GetProperty("items")[0].Id();
         await DeliveredAsync(step, first);
         var dispatcher = node.Factory.Services.GetRequiredService<Dispatcher>();
-        await using var db = await node.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
-        var accountId = await db.Deliveries.Where(d => d.Id == Guid.Parse(first)).Select(d => d.AccountId).SingleAsync();
+        var accountId = await AccountOfAsync(node, Guid.Parse(first));
         return new SentOnce(node, step, first, accountId, dispatcher, dispatcher.HandedOff);
+    }
+
+    /// <summary>The account a delivery on <paramref name="node"/> belongs to (PrivateNode keeps its account's key, not its id).</summary>
+    private static async Task<Guid> AccountOfAsync(PrivateNode node, Guid deliveryId)
+    {
+        await using var db = await node.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>().CreateDbContextAsync();
+        return await db.Deliveries.Where(d => d.Id == deliveryId).Select(d => d.AccountId).SingleAsync();
     }
 
     private static Task<JsonElement> DeliveredAsync(WorkflowStep step, string id) =>
@@ -339,11 +345,7 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
         var protector = node.Factory.Services.GetRequiredService<WebhooksApi.Security.SecretProtector>();
         var existing = Guid.Parse((await step.ExecuteAsync(EngineBuilders.Contact("already-there"))).GetProperty("items")[0].Id());
         var dbFactory = node.Factory.Services.GetRequiredService<IDbContextFactory<WebhooksDbContext>>();
-        Guid accountId;
-        await using (var read = await dbFactory.CreateDbContextAsync())
-        {
-            accountId = await read.Deliveries.Where(d => d.Id == existing).Select(d => d.AccountId).SingleAsync();
-        }
+        var accountId = await AccountOfAsync(node, existing);
 
         var commits = committer.Commits;
         List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => Row(accountId, Guid.Parse(step.ConnectionId), stepId, c))];
@@ -689,7 +691,7 @@ public sealed class AcceptGroupCommitTests_Postgres(PostgresApi fixture) : Accep
         var account = await NewAccountAsync();
         var step = await account.ActiveStepAsync(Fixture.Receiver.NewEndpoint(), activate: false);
         var stepId = Guid.Parse(step.StepId);
-        Assert.False(Committer.Groups);
+        Assert.False(Committer.SharesWriter);
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Committer.InTransactionAsync<int>(
             async (db, ct) =>
