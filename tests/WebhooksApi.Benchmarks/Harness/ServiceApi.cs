@@ -64,7 +64,8 @@ internal static class ServiceApi
                 json.Append(',');
             }
 
-            json.Append("{\"contact\":{\"id\":\"c").Append(i).Append("\",\"email\":\"c").Append(i)
+            var contact = Contact(i);
+            json.Append("{\"contact\":{\"id\":\"c").Append(contact).Append("\",\"email\":\"c").Append(contact)
                 .Append("@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":").Append(i).Append(",\"total\":42.5}}");
         }
 
@@ -72,7 +73,23 @@ internal static class ServiceApi
     }
 
     public static string SingleExecution(int i) =>
-        "{\"contact\":{\"id\":\"c" + i + "\",\"email\":\"c" + i + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
+        "{\"contact\":{\"id\":\"c" + Contact(i) + "\",\"email\":\"c" + Contact(i) + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
+
+    /// <summary>The contacts executions are for.</summary>
+    public const int Contacts = 50_000;
+
+    /// <summary>
+    /// The contact of execution <paramref name="i"/>: one of <see cref="Contacts"/>, scattered
+    /// (Knuth's multiplicative hash), as a workflow's contacts reach a step in no key order.
+    /// </summary>
+    /// <remarks>
+    /// Until 2026-12-01 execution i was for contact i, so each batch's contact ids and emails
+    /// ("c1000", "c1001", ...) went into the indexes by contact, email and identifier next to one
+    /// another, a few pages per commit. Scattered, each row lands on a page of its own in each of
+    /// them: 34% fewer deliveries/s in alternated throughput runs of the same code (3,354-3,639
+    /// against 4,688-5,478), and that is what real traffic costs.
+    /// </remarks>
+    public static long Contact(int i) => (i * 2_654_435_761L) % Contacts;
 
     /// <summary>POSTs executions (with the Idempotency-Key given, if any); returns the accepted delivery ids.</summary>
     public static async Task<string[]> ExecuteAsync(this HttpClient client, string stepId, string json, CancellationToken cancellationToken, string? idempotencyKey = null)
