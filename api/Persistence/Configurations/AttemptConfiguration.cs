@@ -27,7 +27,8 @@ internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
         builder.HasIndex(a => new { a.AccountId, a.StatusCode, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.Outcome, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.ContactId, a.Id });
-        builder.HasIndex(a => new { a.AccountId, a.Email, a.Id });
+        // Also the email filter's: an attempt's identifier is its email when it has one
+        // (migration 20261201000013_EmailThroughIdentifier).
         builder.HasIndex(a => new { a.AccountId, a.Identifier, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.WorkflowWebhookId, a.Id });
         // Test sends only, for `test=true` (migration 20261123000007_TestSendIndex).

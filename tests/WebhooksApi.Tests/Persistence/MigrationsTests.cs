@@ -56,6 +56,82 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
     }
 
     [SkippableFact]
+    public async Task An_attempt_whose_identifier_is_not_its_email_gets_it_on_upgrade_so_the_email_filter_still_finds_it()
+    {
+        await using var db = await FreshDatabaseAsync();
+        var migrator = db.GetService<IMigrator>();
+        await migrator.MigrateAsync("20261201000012_NoTokenIndex");
+
+        var sqlite = db.Database.IsSqlite();
+        object Id(Guid id) => sqlite ? SqliteIds.ToBytes(id) : id;
+        object At(DateTimeOffset at) => sqlite ? (at.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / 10 : at;
+        var at = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
+        var account = Guid.CreateVersion7();
+        var rows = new (Guid Id, string? Email, string? Identifier)[]
+        {
+            (Guid.CreateVersion7(), "ana@example.com", "Ana@Example.com"), // an identifier kept as the caller cased it
+            (Guid.CreateVersion7(), "ana@example.com", null),
+            (Guid.CreateVersion7(), "ana@example.com", "ana@example.com"),
+            (Guid.CreateVersion7(), null, "+15550001"), // no email: its identifier stays
+        };
+        foreach (var (id, email, identifier) in rows)
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                """
+                INSERT INTO attempts (id, account_id, connection_id, is_test, attempt_number, created_at, email, identifier, request_method, request_url, request_headers_json, duration_ms, outcome)
+                VALUES ({0}, {1}, {2}, {3}, 1, {4}, NULLIF({5}, ''), NULLIF({6}, ''), 'POST', 'https://example.com/hook', '{{}}', 5, 'ok')
+                """,
+                Id(id), Id(account), Id(Guid.CreateVersion7()), sqlite ? 0 : false, At(at), email ?? string.Empty, identifier ?? string.Empty); // '' for NULL: a typed parameter on both providers
+        }
+
+        await migrator.MigrateAsync();
+
+        // The log endpoint's email filter.
+        var found = await db.Attempts.AsNoTracking()
+            .Where(a => a.AccountId == account && a.Identifier == "ana@example.com" && a.Email == "ana@example.com")
+            .Select(a => a.Id).ToListAsync();
+        Assert.Equal(rows.Where(r => r.Email is not null).Select(r => r.Id).Order(), found.Order());
+        Assert.Equal("+15550001", await db.Attempts.Where(a => a.Id == rows[3].Id).Select(a => a.Identifier).SingleAsync());
+    }
+
+    [SkippableFact]
+    public async Task The_log_email_filter_reads_the_identifier_index_on_sqlite()
+    {
+        await using var db = await FreshDatabaseAsync();
+        Skip.If(!db.Database.IsSqlite(), "EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans by the table's statistics");
+        await db.Database.MigrateAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        // The predicate and order of GET /v1/logs?email=...
+        command.CommandText = """
+            EXPLAIN QUERY PLAN SELECT "id" FROM "attempts"
+            WHERE "account_id" = $account AND "identifier" = $email AND "email" = $email ORDER BY "id" DESC LIMIT 50
+            """;
+        var account = command.CreateParameter();
+        account.ParameterName = "$account";
+        account.Value = SqliteIds.ToBytes(Guid.CreateVersion7());
+        command.Parameters.Add(account);
+        var email = command.CreateParameter();
+        email.ParameterName = "$email";
+        email.Value = "ana@example.com";
+        command.Parameters.Add(email);
+
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, p => p.Contains("IX_attempts_account_id_identifier_id", StringComparison.Ordinal));
+        // Newest first straight from the index, stopping after a page: no sort of every match.
+        Assert.DoesNotContain(plan, p => p.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
+    [SkippableFact]
     public async Task The_migrated_schema_has_every_table_and_column_of_the_model()
     {
         await using var db = await FreshDatabaseAsync();

@@ -102,7 +102,9 @@ internal sealed class Endpoint : IEndpoint
 
         if (email is not null)
         {
-            query = query.Where(a => a.Email == email);
+            // Through the (account_id, identifier, id) index: every attempt with an email has it as
+            // its identifier too (migration 20261201000013_EmailThroughIdentifier).
+            query = query.Where(a => a.Identifier == email && a.Email == email);
         }
 
         if (identifier is not null)
