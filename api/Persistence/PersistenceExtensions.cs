@@ -35,6 +35,13 @@ internal static class PersistenceExtensions
             throw new InvalidOperationException($"Database:Provider must be 'sqlite' or 'postgres', not '{options.Provider}'.");
         }
 
+        // Checked on both providers: a setting that would not work should not wait for a switch
+        // of provider to say so.
+        if (options.PostgresAcceptWriters < 1)
+        {
+            throw new InvalidOperationException($"Database:PostgresAcceptWriters must be at least 1, not {options.PostgresAcceptWriters}.");
+        }
+
         builder.Services.AddSingleton(Options.Create(options));
         var connectionString = builder.Configuration.GetConnectionString("Webhooks");
         if (options.IsPostgres)
