@@ -12,7 +12,7 @@ namespace WebhooksApi.Persistence.Migrations;
 /// its own, and on SQLite every page a commit touches is written whole to the log (then once
 /// more by the checkpoint). The index held the same values as the identifier index beside it,
 /// row for row. Measured on SQLite with 50,000 contacts in scattered order: see the benchmarks
-/// README, "Measured on 2026-12-01, 19:15-".
+/// README, "Measured on 2026-12-01, 19:15-20:45".
 /// <para>
 /// Every writer sets an attempt's identifier to its email, lower-cased and capped like the email
 /// column, when the contact has one (the workflow step's accept, the test send, see
