@@ -103,7 +103,9 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         else
         {
             _groups = Channel.CreateUnbounded<Item>();
-            Writers = Math.Max(1, database.Value.PostgresAcceptWriters);
+            // At least 1: AddPersistence refuses to start with less.
+            ArgumentOutOfRangeException.ThrowIfLessThan(database.Value.PostgresAcceptWriters, 1);
+            Writers = database.Value.PostgresAcceptWriters;
             _loop = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => WriteGroupsAsync(_groups.Reader))));
         }
     }
