@@ -78,8 +78,8 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private readonly IDbContextFactory<WebhooksDbContext> _dbFactory;
     private readonly DeliveryHandoff _handoff;
     private readonly ILogger<AcceptCommitter> _logger;
-    private readonly Channel<Item>? _queue;
-    private readonly Channel<Item>? _groups;
+    /// <summary>Calls (and on SQLite the dispatcher's work) waiting for a writer loop.</summary>
+    private readonly Channel<Item> _queue;
     private readonly Task _loop = Task.CompletedTask;
     private Thread? _writerThread;
     private WebhooksDbContext? _writer;
@@ -97,16 +97,17 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         _logger = logger;
         if (!database.Value.IsPostgres)
         {
+            SharesWriter = true;
             _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
             _loop = StartWriter();
         }
         else
         {
-            _groups = Channel.CreateUnbounded<Item>();
+            _queue = Channel.CreateUnbounded<Item>();
             // At least 1: AddPersistence refuses to start with less.
             ArgumentOutOfRangeException.ThrowIfLessThan(database.Value.PostgresAcceptWriters, 1);
             Writers = database.Value.PostgresAcceptWriters;
-            _loop = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => WriteGroupsAsync(_groups.Reader))));
+            _loop = Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => WriteGroupsAsync(_queue.Reader))));
         }
     }
 
@@ -137,7 +138,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
         var pending = new Pending(rows, answer);
         Interlocked.Increment(ref _queued);
-        if (!(_queue ?? _groups)!.Writer.TryWrite(pending))
+        if (!_queue.Writer.TryWrite(pending))
         {
             Interlocked.Decrement(ref _queued);
             throw new AcceptsClosedException();
@@ -151,7 +152,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// accepts' one writer loop; false on PostgreSQL, where each keeps its own transaction on the
     /// caller's task (accepts are grouped on both).
     /// </summary>
-    public bool SharesWriter => _queue is not null;
+    public bool SharesWriter { get; }
 
     /// <summary>
     /// Runs <paramref name="work"/> (the dispatcher's claims and result writes) in a transaction
@@ -177,7 +178,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     /// </summary>
     public Task<T> InTransactionAsync<T>(Func<WebhooksDbContext, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
-        if (_queue is not null && !_closed)
+        if (SharesWriter && !_closed)
         {
             var item = new Work<T>(work);
             if (_queue.Writer.TryWrite(item))
@@ -212,8 +213,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     {
         // Everything queued before this point is written by the loop (and synced) before it ends.
         _closed = true;
-        _queue?.Writer.TryComplete();
-        _groups?.Writer.TryComplete();
+        _queue.Writer.TryComplete();
         await _loop;
         if (_logSync is not null)
         {
@@ -288,7 +288,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
 
     private void Run()
     {
-        var reader = _queue!.Reader;
+        var reader = _queue.Reader;
         var group = new List<Item>();
         try
         {

@@ -72,8 +72,11 @@ internal static class ServiceApi
         return json.Append("]}").ToString();
     }
 
-    public static string SingleExecution(int i) =>
-        "{\"contact\":{\"id\":\"c" + Contact(i) + "\",\"email\":\"c" + Contact(i) + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
+    public static string SingleExecution(int i)
+    {
+        var contact = Contact(i);
+        return "{\"contact\":{\"id\":\"c" + contact + "\",\"email\":\"c" + contact + "@example.com\",\"firstName\":\"Ana\"},\"event\":{\"orderId\":" + i + ",\"total\":42.5}}";
+    }
 
     /// <summary>The contacts executions are for.</summary>
     public const int Contacts = 50_000;

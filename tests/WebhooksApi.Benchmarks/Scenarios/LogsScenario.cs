@@ -17,7 +17,9 @@ namespace WebhooksApi.Benchmarks.Scenarios;
 /// </summary>
 internal sealed class LogsScenario : Scenario
 {
-    private const int Contacts = 50_000;
+    /// <summary>The contacts the seeded rows are for: as many as the delivering scenarios send to.</summary>
+    private const int Contacts = ServiceApi.Contacts;
+
     private const string Url = "http://127.0.0.1/logs";
     private const string Headers = """{"content-type":"application/json","webhook-id":"msg_x","webhook-signature":"***"}""";
     private const string Body = """{"contact":{"id":"c1","email":"c1@example.com"},"event":{"orderId":1}}""";

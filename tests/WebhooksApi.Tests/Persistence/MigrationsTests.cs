@@ -43,9 +43,7 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
         var created = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
         // Raw SQL: the entity model is the newest one and may not fit the older schema.
         // Values as the previous migration stores them: since 20261201000009_BlobIds, ids on SQLite are 16 bytes.
-        object idValue = db.Database.IsSqlite() ? SqliteIds.ToBytes(id) : id;
-        object createdValue = db.Database.IsSqlite() ? (created.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / 10 : created;
-        await db.Database.ExecuteSqlRawAsync("INSERT INTO accounts (id, name, created_at) VALUES ({0}, {1}, {2})", idValue, "kept", createdValue);
+        await db.Database.ExecuteSqlRawAsync("INSERT INTO accounts (id, name, created_at) VALUES ({0}, {1}, {2})", db.IdParameter(id), "kept", db.TimestampParameter(created));
 
         await migrator.MigrateAsync();
 
@@ -62,9 +60,6 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
         var migrator = db.GetService<IMigrator>();
         await migrator.MigrateAsync("20261201000012_NoTokenIndex");
 
-        var sqlite = db.Database.IsSqlite();
-        object Id(Guid id) => sqlite ? SqliteIds.ToBytes(id) : id;
-        object At(DateTimeOffset at) => sqlite ? (at.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / 10 : at;
         var at = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
         var account = Guid.CreateVersion7();
         var rows = new (Guid Id, string? Email, string? Identifier)[]
@@ -81,7 +76,7 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
                 INSERT INTO attempts (id, account_id, connection_id, is_test, attempt_number, created_at, email, identifier, request_method, request_url, request_headers_json, duration_ms, outcome)
                 VALUES ({0}, {1}, {2}, {3}, 1, {4}, NULLIF({5}, ''), NULLIF({6}, ''), 'POST', 'https://example.com/hook', '{{}}', 5, 'ok')
                 """,
-                Id(id), Id(account), Id(Guid.CreateVersion7()), sqlite ? 0 : false, At(at), email ?? string.Empty, identifier ?? string.Empty); // '' for NULL: a typed parameter on both providers
+                db.IdParameter(id), db.IdParameter(account), db.IdParameter(Guid.CreateVersion7()), db.Database.IsSqlite() ? 0 : false, db.TimestampParameter(at), email ?? string.Empty, identifier ?? string.Empty); // '' for NULL: a typed parameter on both providers
         }
 
         await migrator.MigrateAsync();

@@ -709,7 +709,6 @@ public sealed class AcceptGroupCommitTests_Postgres(PostgresApi fixture) : Accep
     }
 }
 
-/// <summary>Holds SQLite's write lock (BEGIN IMMEDIATE) from outside the app, so writers queue behind it until disposed.</summary>
 /// <summary>
 /// Holds the database's writes until disposed: SQLite's write lock, or on PostgreSQL an
 /// exclusive lock on the deliveries table (reads go on, inserts and updates of it wait).
