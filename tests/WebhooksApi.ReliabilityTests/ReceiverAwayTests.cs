@@ -38,7 +38,15 @@ public sealed class ReceiverAwayTests(ITestOutputHelper output)
         var unavailable = PostgresCluster.Unavailable();
         Skip.If(unavailable is not null, unavailable);
         var cluster = await PostgresCluster.SharedAsync();
-        await RunAsync("postgres", await cluster.CreateDatabaseAsync());
+        var database = await cluster.CreateDatabaseAsync();
+        try
+        {
+            await RunAsync("postgres", database);
+        }
+        finally
+        {
+            await cluster.DropDatabaseAsync(database);
+        }
     }
 
     private async Task RunAsync(string provider, string connectionString)

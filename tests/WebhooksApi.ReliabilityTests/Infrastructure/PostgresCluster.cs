@@ -116,6 +116,21 @@ public sealed class PostgresCluster : IAsyncDisposable
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name, MaxPoolSize = 50 }.ConnectionString;
     }
 
+    /// <summary>Drops a database <see cref="CreateDatabaseAsync"/> made: on a configured server it would outlive the run.</summary>
+    public async Task DropDatabaseAsync(string connectionString)
+    {
+        using (var pooled = new NpgsqlConnection(connectionString))
+        {
+            NpgsqlConnection.ClearPool(pooled);
+        }
+
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     private string Root => _root ?? throw new InvalidOperationException("Only a cluster this run started can be stopped and started.");
 
     private string PgCtl => _pgCtl ?? throw new InvalidOperationException("Only a cluster this run started can be stopped and started.");

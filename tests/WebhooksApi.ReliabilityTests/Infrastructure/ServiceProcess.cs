@@ -7,7 +7,8 @@ namespace WebhooksApi.ReliabilityTests.Infrastructure;
 /// <summary>
 /// The service as a real process: `dotnet WebhooksApi.Api.dll` from the api project's build
 /// output, on a fixed port and one database, so it can be SIGKILLed and started again on the
-/// same data. Its console goes to a log file that a failing test prints the tail of.
+/// same data. Its console goes to a log file that a failing test prints the tail of, deleted
+/// when the test disposes the service.
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
@@ -94,31 +95,39 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginErrorReadLine();
 
         using var probe = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(5) };
-        await Eventually.WaitAsync(
-            async () =>
-            {
-                if (process.HasExited)
+        try
+        {
+            await Eventually.WaitAsync(
+                async () =>
                 {
-                    throw new InvalidOperationException($"The service exited with {process.ExitCode} while starting:\n{LogTail()}");
-                }
+                    if (process.HasExited)
+                    {
+                        throw new InvalidOperationException($"The service exited with {process.ExitCode} while starting:\n{LogTail()}");
+                    }
 
-                try
-                {
-                    using var response = await probe.GetAsync(new Uri("/readyz", UriKind.Relative));
-                    return response.IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-                catch (TaskCanceledException)
-                {
-                    return false;
-                }
-            },
-            ready => ready,
-            $"the service on {BaseUrl} to be ready (log {_log})",
-            TimeSpan.FromSeconds(60));
+                    try
+                    {
+                        using var response = await probe.GetAsync(new Uri("/readyz", UriKind.Relative));
+                        return response.IsSuccessStatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return false;
+                    }
+                    catch (TaskCanceledException)
+                    {
+                        return false;
+                    }
+                },
+                ready => ready,
+                $"the service on {BaseUrl} to be ready",
+                TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException e)
+        {
+            // The log is deleted with this object (see DisposeAsync): its tail goes with the failure.
+            throw new TimeoutException($"{e.Message}\n{LogTail()}", e);
+        }
 
         void Write(string? line)
         {
@@ -195,5 +204,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         Client.Dispose();
+        // Failures carry the log's tail in their message; kept, every run left one file per service.
+        File.Delete(_log);
     }
 }

@@ -21,6 +21,7 @@ public abstract class ApiFixture : IAsyncLifetime
     public static readonly JsonSerializerOptions Json = CreateJsonOptions();
 
     private WebApplicationFactory<Program>? _factory;
+    private TestDatabases? _databases;
 
     public abstract string Provider { get; }
 
@@ -33,6 +34,9 @@ public abstract class ApiFixture : IAsyncLifetime
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException(Unavailable ?? "The fixture has not started.");
+
+    /// <summary>The fixture's database and those its tests make for themselves; removed when the fixture is disposed.</summary>
+    public TestDatabases Databases => _databases ??= new TestDatabases(Provider);
 
     /// <summary>A real HTTP receiver on 127.0.0.1, shared by the collection.</summary>
     public Receiver Receiver { get; private set; } = null!;
@@ -59,6 +63,8 @@ public abstract class ApiFixture : IAsyncLifetime
         {
             await _factory.DisposeAsync();
         }
+
+        await Databases.DisposeAsync();
     }
 
     /// <summary>Another app instance on the same database, with extra settings.</summary>
@@ -131,13 +137,7 @@ public sealed class SqliteApi : ApiFixture
 {
     public override string Provider => "sqlite";
 
-    protected override Task PrepareDatabaseAsync()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "webhooks-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
-        ConnectionString = $"Data Source={Path.Combine(folder, "webhooks.db")}";
-        return Task.CompletedTask;
-    }
+    protected override async Task PrepareDatabaseAsync() => ConnectionString = await Databases.CreateRequiredAsync();
 }
 
 public sealed class PostgresApi : ApiFixture
@@ -146,7 +146,7 @@ public sealed class PostgresApi : ApiFixture
 
     protected override async Task PrepareDatabaseAsync()
     {
-        var (connectionString, unavailable) = await PostgresServer.CreateDatabaseAsync();
+        var (connectionString, unavailable) = await Databases.CreateAsync();
         ConnectionString = connectionString ?? string.Empty;
         Unavailable = unavailable;
     }

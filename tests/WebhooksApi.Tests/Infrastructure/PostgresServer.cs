@@ -8,7 +8,8 @@ namespace WebhooksApi.Tests.Infrastructure;
 /// <summary>
 /// A throwaway PostgreSQL cluster for the test run, started from the machine's initdb/pg_ctl
 /// (as the postgres user when running as root: initdb refuses root), or the server named by
-/// ConnectionStrings__Webhooks when that is set. Each fixture gets a database of its own.
+/// ConnectionStrings__Webhooks when that is set. Each fixture gets a database of its own, dropped
+/// when it is done (see <see cref="TestDatabases"/>).
 /// </summary>
 public static class PostgresServer
 {
@@ -39,6 +40,38 @@ public static class PostgresServer
         }
 
         return (new NpgsqlConnectionStringBuilder(admin) { Database = name, MaxPoolSize = 50 }.ConnectionString, null);
+    }
+
+    /// <summary>Drops a database <see cref="CreateDatabaseAsync"/> made, with whatever is still connected to it.</summary>
+    public static async Task DropDatabaseAsync(string connectionString)
+    {
+        var (admin, _) = await Server.Value;
+        if (admin is null)
+        {
+            return;
+        }
+
+        using (var pooled = new NpgsqlConnection(connectionString))
+        {
+            NpgsqlConnection.ClearPool(pooled);
+        }
+
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        // FORCE (PostgreSQL 13+) ends the sessions an app a test left running still holds.
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<bool> DatabaseExistsAsync(string name)
+    {
+        var (admin, unavailable) = await Server.Value;
+        await using var connection = new NpgsqlConnection(admin ?? throw new InvalidOperationException(unavailable));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", connection);
+        command.Parameters.AddWithValue("name", name);
+        return (long)(await command.ExecuteScalarAsync())! == 1;
     }
 
     private static async Task<(string?, string?)> StartAsync()

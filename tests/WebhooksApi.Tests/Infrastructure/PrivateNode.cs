@@ -23,18 +23,8 @@ public sealed class PrivateNode(WebApplicationFactory<Program> factory, HttpClie
 
     public static async Task<PrivateNode> StartAsync(ApiFixture fixture, Action<IWebHostBuilder> configure, params (string Key, string Value)[] settings)
     {
-        string connectionString;
-        if (fixture.Provider == "sqlite")
-        {
-            var folder = Path.Combine(Path.GetTempPath(), "webhooks-tests", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(folder);
-            connectionString = $"Data Source={Path.Combine(folder, "webhooks.db")}";
-        }
-        else
-        {
-            connectionString = (await PostgresServer.CreateDatabaseAsync()).ConnectionString!;
-        }
-
+        // Removed with the fixture's databases, after the test has disposed the node.
+        var connectionString = await fixture.Databases.CreateRequiredAsync();
         var factory = fixture.CreateFactory(b =>
         {
             b.UseSetting("ConnectionStrings:Webhooks", connectionString);

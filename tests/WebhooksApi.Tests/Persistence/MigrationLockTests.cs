@@ -37,8 +37,7 @@ public sealed class MigrationLockTests(SqliteApi fixture) : ApiTests<SqliteApi>(
     [Fact]
     public async Task A_lock_left_by_a_killed_first_migration_is_cleared_and_the_schema_is_created()
     {
-        var folder = Directory.CreateTempSubdirectory("webhooks-migration-lock-");
-        var connectionString = $"Data Source={Path.Combine(folder.FullName, "webhooks.db")}";
+        var connectionString = await Fixture.Databases.CreateRequiredAsync();
         // Killed on its first start right after EF took the lock: the lock is all there is.
         await LeaveLockAsync(connectionString);
 

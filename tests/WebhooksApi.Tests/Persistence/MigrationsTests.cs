@@ -13,18 +13,7 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
     private protected async Task<WebhooksDbContext> FreshDatabaseAsync()
     {
         SkipIfUnavailable();
-        string connectionString;
-        if (Fixture.Provider == "postgres")
-        {
-            connectionString = (await PostgresServer.CreateDatabaseAsync()).ConnectionString!;
-        }
-        else
-        {
-            var folder = Path.Combine(Path.GetTempPath(), "webhooks-tests", Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(folder);
-            connectionString = $"Data Source={Path.Combine(folder, "upgrade.db")}";
-        }
-
+        var connectionString = await Fixture.Databases.CreateRequiredAsync("upgrade.db");
         var options = new DbContextOptionsBuilder<WebhooksDbContext>();
         PersistenceExtensions.Configure(options, new DatabaseOptions { Provider = Fixture.Provider }, connectionString);
         return new WebhooksDbContext(options.Options);
