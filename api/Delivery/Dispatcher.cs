@@ -622,13 +622,22 @@ internal sealed partial class Dispatcher(
         return new MessageInput(contact, @event, variables, delivery.AccountId, accountName, WebhookSigner.NewMessageId(delivery.Id), step is null ? "webhook.delivery" : "workflow.execution", at);
     }
 
+    /// <summary>
+    /// Writes finished requests' results, everything waiting at once: up to every slot's, so one
+    /// write can free every slot.
+    /// </summary>
+    /// <remarks>
+    /// Why not fewer: a result holds its slot until it is written, and writes take turns with the
+    /// claims and accepts in the writer's rounds. Capped at 256 (the first engine's figure), the
+    /// rest of the finished requests waited a round more, holding their slots.
+    /// </remarks>
     private async Task WriteResultsAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Completion>(256);
+        var batch = new List<Completion>(_options.MaxInFlight);
         while (await _completions.Reader.WaitToReadAsync(CancellationToken.None))
         {
             batch.Clear();
-            while (batch.Count < 256 && _completions.Reader.TryRead(out var completion))
+            while (batch.Count < _options.MaxInFlight && _completions.Reader.TryRead(out var completion))
             {
                 batch.Add(completion);
             }
