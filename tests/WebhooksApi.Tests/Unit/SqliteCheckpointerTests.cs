@@ -60,6 +60,31 @@ public sealed class SqliteCheckpointerTests : IDisposable
     }
 
     [Fact]
+    public void A_log_that_grew_while_a_reader_held_it_is_cut_back_when_it_starts_over()
+    {
+        using var writer = OpenLogged();
+        using (var reader = Open())
+        {
+            // A snapshot held open: no checkpoint may copy past it, so the log cannot start over.
+            using var snapshot = reader.BeginTransaction(deferred: true);
+            Execute(reader, "SELECT count(*) FROM t;", snapshot);
+            var rows = (int)(SqliteCheckpointer.LogFileLimitBytes / 4_000) + 2_000;
+            for (var written = 0; written < rows; written += 1_000)
+            {
+                Insert(writer, rows: 1_000);
+            }
+
+            Assert.True(LogFileBytes() > SqliteCheckpointer.LogFileLimitBytes, $"The log file holds {LogFileBytes()} bytes: it should have grown past the limit.");
+        }
+
+        // The next commit's checkpoint copies everything; the transaction after it starts the log over.
+        Insert(writer, rows: 1);
+        Insert(writer, rows: 1);
+
+        Assert.True(LogFileBytes() <= SqliteCheckpointer.LogFileLimitBytes, $"The log file holds {LogFileBytes()} bytes after the log started over.");
+    }
+
+    [Fact]
     public void Without_a_checkpointer_the_committing_connection_checkpoints_as_SQLite_would()
     {
         using var writer = OpenLogged();
@@ -80,6 +105,8 @@ public sealed class SqliteCheckpointerTests : IDisposable
     }
 
     private long DatabaseFileBytes() => new FileInfo(_file).Length;
+
+    private long LogFileBytes() => new FileInfo(_file + "-wal").Length;
 
     private string ConnectionString() => new SqliteConnectionStringBuilder { DataSource = _file, Pooling = false }.ToString();
 
