@@ -41,8 +41,11 @@ public sealed class TestDatabases(string provider) : IAsyncDisposable
     }
 
     /// <summary>A new database, where the provider is known to be available (a fixture that runs).</summary>
-    public async Task<string> CreateRequiredAsync(string file = "webhooks.db") =>
-        (await CreateAsync(file)).ConnectionString ?? throw new InvalidOperationException($"No {provider} database could be made.");
+    public async Task<string> CreateRequiredAsync(string file = "webhooks.db")
+    {
+        var (connectionString, unavailable) = await CreateAsync(file);
+        return connectionString ?? throw new InvalidOperationException(unavailable);
+    }
 
     public async ValueTask DisposeAsync()
     {
