@@ -57,15 +57,7 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
             command.ExecuteNonQuery();
         }
 
-        // Checkpoints after this connection's commits go to the checkpointer's thread, not this one,
-        // and a log it starts over is cut back to a bounded file.
-        SqliteCheckpointer.Hook.TryInstall(handle.DangerousGetHandle());
-        using (var limit = sqlite.CreateCommand())
-        {
-            limit.CommandText = $"PRAGMA journal_size_limit = {SqliteCheckpointer.LogFileLimitBytes};";
-            limit.ExecuteNonQuery();
-        }
-
+        SqliteCheckpointer.Attach(sqlite, handle.DangerousGetHandle());
         Applied.AddOrUpdate(handle, handle);
     }
 

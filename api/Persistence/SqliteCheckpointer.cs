@@ -44,7 +44,7 @@ internal sealed partial class SqliteCheckpointer(string connectionString, ILogge
 
     /// <summary>
     /// Bytes a log's file is cut back to when the log starts over (PRAGMA journal_size_limit, set
-    /// on every connection the context opens, see <see cref="SqliteBusyTimeout"/>).
+    /// on every connection the context opens, see <see cref="Attach"/>).
     /// <para>
     /// Why: SQLite keeps the log's file at the longest the log ever was unless told. The log starts
     /// over only when a write transaction finds every frame copied, and under sustained writes the
@@ -56,6 +56,20 @@ internal sealed partial class SqliteCheckpointer(string connectionString, ILogge
     /// </para>
     /// </summary>
     internal const long LogFileLimitBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The log's side of a connection, set once per native connection (from
+    /// <see cref="SqliteBusyTimeout"/>): its commits report to the checkpointer, whose thread then
+    /// copies the log instead of this connection, and a log it starts over is cut back to
+    /// <see cref="LogFileLimitBytes"/>.
+    /// </summary>
+    internal static void Attach(SqliteConnection connection, nint database)
+    {
+        Hook.TryInstall(database);
+        using var limit = connection.CreateCommand();
+        limit.CommandText = $"PRAGMA journal_size_limit = {LogFileLimitBytes};";
+        limit.ExecuteNonQuery();
+    }
 
     /// <summary>Running checkpointers, by the database file they serve.</summary>
     private static readonly ConcurrentDictionary<string, SqliteCheckpointer> Running = new(StringComparer.Ordinal);

@@ -32,13 +32,7 @@ public static class PostgresServer
         }
 
         var name = "wh_test_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var connection = new NpgsqlConnection(admin))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-            await command.ExecuteNonQueryAsync();
-        }
-
+        await AdminAsync(admin, $"CREATE DATABASE \"{name}\"");
         return (new NpgsqlConnectionStringBuilder(admin) { Database = name, MaxPoolSize = 50 }.ConnectionString, null);
     }
 
@@ -56,22 +50,28 @@ public static class PostgresServer
             NpgsqlConnection.ClearPool(pooled);
         }
 
-        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
-        await using var connection = new NpgsqlConnection(admin);
-        await connection.OpenAsync();
         // FORCE (PostgreSQL 13+) ends the sessions an app a test left running still holds.
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
+        await AdminAsync(admin, $"DROP DATABASE IF EXISTS \"{new NpgsqlConnectionStringBuilder(connectionString).Database}\" WITH (FORCE)");
     }
 
     public static async Task<bool> DatabaseExistsAsync(string name)
     {
         var (admin, unavailable) = await Server.Value;
-        await using var connection = new NpgsqlConnection(admin ?? throw new InvalidOperationException(unavailable));
+        return (long)(await AdminAsync(admin ?? throw new InvalidOperationException(unavailable), "SELECT count(*) FROM pg_database WHERE datname = @name", name))! == 1;
+    }
+
+    /// <summary>One statement on the server's admin database; <paramref name="name"/> is its @name.</summary>
+    private static async Task<object?> AdminAsync(string admin, string sql, string? name = null)
+    {
+        await using var connection = new NpgsqlConnection(admin);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = @name", connection);
-        command.Parameters.AddWithValue("name", name);
-        return (long)(await command.ExecuteScalarAsync())! == 1;
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (name is not null)
+        {
+            command.Parameters.AddWithValue("name", name);
+        }
+
+        return await command.ExecuteScalarAsync();
     }
 
     private static async Task<(string?, string?)> StartAsync()

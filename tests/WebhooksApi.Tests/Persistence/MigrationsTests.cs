@@ -181,7 +181,7 @@ public sealed class MigrationsTests_Sqlite(SqliteApi fixture) : MigrationsTests<
             """;
         var account = command.CreateParameter();
         account.ParameterName = "$account";
-        account.Value = SqliteIds.ToBytes(Guid.CreateVersion7());
+        account.Value = db.IdParameter(Guid.CreateVersion7());
         command.Parameters.Add(account);
         var email = command.CreateParameter();
         email.ParameterName = "$email";
