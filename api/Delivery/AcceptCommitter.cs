@@ -78,6 +78,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
     private readonly IDbContextFactory<WebhooksDbContext> _dbFactory;
     private readonly DeliveryHandoff _handoff;
     private readonly ILogger<AcceptCommitter> _logger;
+    private readonly int _writerCacheMiB;
     /// <summary>Calls (and on SQLite the dispatcher's work) waiting for a writer loop.</summary>
     private readonly Channel<Item> _queue;
     private readonly Task _loop = Task.CompletedTask;
@@ -95,6 +96,7 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         _dbFactory = dbFactory;
         _handoff = handoff;
         _logger = logger;
+        _writerCacheMiB = database.Value.SqliteWriterCacheMiB;
         if (!database.Value.IsPostgres)
         {
             SharesWriter = true;
@@ -354,6 +356,13 @@ internal sealed class AcceptCommitter : IAsyncDisposable
         await db.Database.OpenConnectionAsync(cancellationToken);
         var connection = db.Database.GetDbConnection();
         RawStatements.KeepPrepared(connection);
+        await using (var cache = connection.CreateCommand())
+        {
+            // Negative: a size in KiB, not in pages (see DatabaseOptions.SqliteWriterCacheMiB).
+            cache.CommandText = $"PRAGMA cache_size = -{_writerCacheMiB * 1024};";
+            await cache.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         _writerDurable = null;
         if (_logSync is not null)
         {
