@@ -33,6 +33,8 @@ internal sealed class DeliveryConfiguration : IEntityTypeConfiguration<WebhookDe
         builder.HasIndex(d => new { d.AccountId, d.Status, d.Id });
         builder.HasIndex(d => new { d.AccountId, d.ConnectionId, d.Id });
         builder.HasIndex(d => new { d.AccountId, d.ContactId, d.Id });
-        builder.HasIndex(d => new { d.AccountId, d.Email, d.Id });
+        // Also the email filter's: a delivery's identifier is its email when it has one
+        // (migration 20261202000014_DeliveryIdentifierIndex).
+        builder.HasIndex(d => new { d.AccountId, d.Identifier, d.Id });
     }
 }

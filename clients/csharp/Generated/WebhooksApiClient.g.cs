@@ -4631,14 +4631,15 @@ namespace WebhooksApi.Client
         /// </summary>
         /// <remarks>
         /// Newest first. Filters combine: `status` (pending, delivering, succeeded, failed, held, skipped),
-        /// <br/>`connectionId`, `workflowWebhookId`, `contactId`, `email` (case-insensitive), and `from` (inclusive)
-        /// <br/>/ `to` (exclusive) on the time the delivery was accepted, as ISO 8601 times.
+        /// <br/>`connectionId`, `workflowWebhookId`, `contactId`, `email` (case-insensitive), `identifier` (the contact's
+        /// <br/>email, else its phone, else its id, as each delivery shows it; an email matches in any case), and
+        /// <br/>`from` (inclusive) / `to` (exclusive) on the time the delivery was accepted, as ISO 8601 times.
         /// <br/>
         /// <br/>Scope: any of `logs:read`, `events:send`, `connections:manage` (`admin` holds all).
         /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        System.Threading.Tasks.Task<PageOfDeliverySummaryOut> ListAsync(string? status = null, string? connectionId = null, string? workflowWebhookId = null, string? contactId = null, string? email = null, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+        System.Threading.Tasks.Task<PageOfDeliverySummaryOut> ListAsync(string? status = null, string? connectionId = null, string? workflowWebhookId = null, string? contactId = null, string? email = null, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, int? limit = null, string? cursor = null, string? identifier = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
         /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
         /// <summary>
@@ -4835,14 +4836,15 @@ namespace WebhooksApi.Client
         /// </summary>
         /// <remarks>
         /// Newest first. Filters combine: `status` (pending, delivering, succeeded, failed, held, skipped),
-        /// <br/>`connectionId`, `workflowWebhookId`, `contactId`, `email` (case-insensitive), and `from` (inclusive)
-        /// <br/>/ `to` (exclusive) on the time the delivery was accepted, as ISO 8601 times.
+        /// <br/>`connectionId`, `workflowWebhookId`, `contactId`, `email` (case-insensitive), `identifier` (the contact's
+        /// <br/>email, else its phone, else its id, as each delivery shows it; an email matches in any case), and
+        /// <br/>`from` (inclusive) / `to` (exclusive) on the time the delivery was accepted, as ISO 8601 times.
         /// <br/>
         /// <br/>Scope: any of `logs:read`, `events:send`, `connections:manage` (`admin` holds all).
         /// </remarks>
         /// <returns>OK</returns>
         /// <exception cref="ApiException">A server side error occurred.</exception>
-        public virtual async System.Threading.Tasks.Task<PageOfDeliverySummaryOut> ListAsync(string? status = null, string? connectionId = null, string? workflowWebhookId = null, string? contactId = null, string? email = null, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, int? limit = null, string? cursor = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        public virtual async System.Threading.Tasks.Task<PageOfDeliverySummaryOut> ListAsync(string? status = null, string? connectionId = null, string? workflowWebhookId = null, string? contactId = null, string? email = null, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, int? limit = null, string? cursor = null, string? identifier = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
         {
             var client_ = _httpClient;
             var disposeClient_ = false;
@@ -4893,6 +4895,10 @@ namespace WebhooksApi.Client
                     if (cursor != null)
                     {
                         urlBuilder_.Append(System.Uri.EscapeDataString("cursor")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(cursor, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (identifier != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("identifier")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(identifier, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
                     }
                     urlBuilder_.Length--;
 

@@ -2056,9 +2056,10 @@ export interface IDeliveriesClient {
      * @param to (optional) 
      * @param limit (optional) 
      * @param cursor (optional) 
+     * @param identifier (optional) 
      * @return OK
      */
-    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut>;
+    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, identifier?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut>;
 
     /**
      * Send a delivery again
@@ -2161,9 +2162,10 @@ export class DeliveriesClient implements IDeliveriesClient {
      * @param to (optional) 
      * @param limit (optional) 
      * @param cursor (optional) 
+     * @param identifier (optional) 
      * @return OK
      */
-    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut> {
+    list(status?: string | undefined, connectionId?: string | undefined, workflowWebhookId?: string | undefined, contactId?: string | undefined, email?: string | undefined, from?: string | undefined, to?: string | undefined, limit?: number | undefined, cursor?: string | undefined, identifier?: string | undefined, signal?: AbortSignal): Promise<PageOfDeliverySummaryOut> {
         let url_ = this.baseUrl + "/v1/deliveries?";
         if (status === null)
             throw new globalThis.Error("The parameter 'status' cannot be null.");
@@ -2201,6 +2203,10 @@ export class DeliveriesClient implements IDeliveriesClient {
             throw new globalThis.Error("The parameter 'cursor' cannot be null.");
         else if (cursor !== undefined)
             url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (identifier === null)
+            throw new globalThis.Error("The parameter 'identifier' cannot be null.");
+        else if (identifier !== undefined)
+            url_ += "identifier=" + encodeURIComponent("" + identifier) + "&";
         url_ = url_.replace(/[?&]$/, "");
 
         let options_: RequestInit = {

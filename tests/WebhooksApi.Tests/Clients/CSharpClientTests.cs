@@ -146,7 +146,11 @@ public sealed class CSharpClientTests(SqliteApi fixture) : ApiTests<SqliteApi>(f
         var waited = await workflows.ExecuteAsync(step.Id, Contact("c-3"), wait: true);
         Assert.Equal(DeliveryStatus.Succeeded, waited.Status);
         Assert.Equal("SAVE-42", waited.LastResponse?.Json?["promoCode"]?.GetValue<string>());
-        Assert.Equal("c-3", (await new DeliveriesClient(http).GetAsync(waited.Id)).ContactId);
+        var deliveries = new DeliveriesClient(http);
+        Assert.Equal("c-3", (await deliveries.GetAsync(waited.Id)).ContactId);
+        // The identifier filter, named: it comes after the parameters older callers pass by position.
+        var found = await deliveries.ListAsync(identifier: "C-3@Example.com");
+        Assert.Equal(waited.Id, Assert.Single(found.Items).Id);
     }
 
     [SkippableFact]

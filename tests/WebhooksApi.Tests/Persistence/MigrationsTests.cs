@@ -79,6 +79,42 @@ public abstract class MigrationsTests<TFixture>(TFixture fixture) : ApiTests<TFi
     }
 
     [SkippableFact]
+    public async Task A_delivery_whose_identifier_is_not_its_email_gets_it_on_upgrade_so_the_email_filter_still_finds_it()
+    {
+        await using var db = await FreshDatabaseAsync();
+        var migrator = db.GetService<IMigrator>();
+        await migrator.MigrateAsync("20261201000013_EmailThroughIdentifier");
+
+        var at = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
+        var account = Guid.CreateVersion7();
+        var rows = new (Guid Id, string? Email, string? Identifier)[]
+        {
+            (Guid.CreateVersion7(), "ana@example.com", "Ana@Example.com"), // accepted before 9473d46: the identifier as the caller cased it
+            (Guid.CreateVersion7(), "ana@example.com", null),
+            (Guid.CreateVersion7(), "ana@example.com", "ana@example.com"),
+            (Guid.CreateVersion7(), null, "+15550001"), // no email: its identifier stays
+        };
+        foreach (var (id, email, identifier) in rows)
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                """
+                INSERT INTO deliveries (id, account_id, connection_id, status, ordered, payload_json, email, identifier, attempt_count, next_attempt_at, created_at, updated_at)
+                VALUES ({0}, {1}, {2}, 'succeeded', {3}, '{{}}', NULLIF({4}, ''), NULLIF({5}, ''), 1, {6}, {6}, {6})
+                """,
+                db.IdParameter(id), db.IdParameter(account), db.IdParameter(Guid.CreateVersion7()), db.Database.IsSqlite() ? 0 : false, email ?? string.Empty, identifier ?? string.Empty, db.TimestampParameter(at)); // '' for NULL: a typed parameter on both providers
+        }
+
+        await migrator.MigrateAsync();
+
+        // The deliveries list's email filter.
+        var found = await db.Deliveries.AsNoTracking()
+            .Where(d => d.AccountId == account && d.Identifier == "ana@example.com" && d.Email == "ana@example.com")
+            .Select(d => d.Id).ToListAsync();
+        Assert.Equal(rows.Where(r => r.Email is not null).Select(r => r.Id).Order(), found.Order());
+        Assert.Equal("+15550001", await db.Deliveries.Where(d => d.Id == rows[3].Id).Select(d => d.Identifier).SingleAsync());
+    }
+
+    [SkippableFact]
     public async Task The_migrated_schema_has_every_table_and_column_of_the_model()
     {
         await using var db = await FreshDatabaseAsync();
@@ -169,24 +205,49 @@ public sealed class MigrationsTests_Sqlite(SqliteApi fixture) : MigrationsTests<
     [SkippableFact]
     public async Task The_log_email_filter_reads_the_identifier_index_on_sqlite()
     {
+        // The predicate and order of GET /v1/logs?email=...
+        var plan = await PlanAsync("""
+            SELECT "id" FROM "attempts"
+            WHERE "account_id" = $account AND "identifier" = $value AND "email" = $value ORDER BY "id" DESC LIMIT 50
+            """);
+
+        Assert.Contains(plan, p => p.Contains("IX_attempts_account_id_identifier_id", StringComparison.Ordinal));
+        // Newest first straight from the index, stopping after a page: no sort of every match.
+        Assert.DoesNotContain(plan, p => p.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
+    [SkippableTheory]
+    [InlineData("\"identifier\" = $value AND \"email\" = $value")] // ?email=
+    [InlineData("\"identifier\" = $value")] // ?identifier= in lower case
+    [InlineData("(\"identifier\" = $value OR \"identifier\" = lower($value))")] // ?identifier= with capitals: two probes
+    public async Task The_deliveries_email_and_identifier_filters_read_the_identifier_index_on_sqlite(string filter)
+    {
+        var plan = await PlanAsync($"""
+            SELECT "id" FROM "deliveries"
+            WHERE "account_id" = $account AND {filter} ORDER BY "id" DESC LIMIT 50
+            """);
+
+        Assert.Contains(plan, p => p.Contains(WebhooksApi.Persistence.Migrations.DeliveryIdentifierIndex.Built, StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, p => p.Contains(WebhooksApi.Persistence.Migrations.DeliveryIdentifierIndex.Dropped, StringComparison.Ordinal));
+    }
+
+    /// <summary>SQLite's plan for <paramref name="query"/> on a migrated database, an account id bound to $account and an email to $value.</summary>
+    private async Task<List<string>> PlanAsync(string query)
+    {
         await using var db = await FreshDatabaseAsync();
         await db.Database.MigrateAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        // The predicate and order of GET /v1/logs?email=...
-        command.CommandText = """
-            EXPLAIN QUERY PLAN SELECT "id" FROM "attempts"
-            WHERE "account_id" = $account AND "identifier" = $email AND "email" = $email ORDER BY "id" DESC LIMIT 50
-            """;
+        command.CommandText = "EXPLAIN QUERY PLAN " + query;
         var account = command.CreateParameter();
         account.ParameterName = "$account";
         account.Value = db.IdParameter(Guid.CreateVersion7());
         command.Parameters.Add(account);
-        var email = command.CreateParameter();
-        email.ParameterName = "$email";
-        email.Value = "ana@example.com";
-        command.Parameters.Add(email);
+        var value = command.CreateParameter();
+        value.ParameterName = "$value";
+        value.Value = "ana@example.com";
+        command.Parameters.Add(value);
 
         var plan = new List<string>();
         await using (var reader = await command.ExecuteReaderAsync())
@@ -197,9 +258,7 @@ public sealed class MigrationsTests_Sqlite(SqliteApi fixture) : MigrationsTests<
             }
         }
 
-        Assert.Contains(plan, p => p.Contains("IX_attempts_account_id_identifier_id", StringComparison.Ordinal));
-        // Newest first straight from the index, stopping after a page: no sort of every match.
-        Assert.DoesNotContain(plan, p => p.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        return plan;
     }
 }
 

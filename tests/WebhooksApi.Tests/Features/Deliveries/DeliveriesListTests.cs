@@ -9,7 +9,7 @@ public abstract class DeliveriesListTests<TFixture>(TFixture fixture) : ApiTests
 {
     /// <summary>
     /// T0:      step A1: c-1 (Ana@Example.com) succeeds, s500 fails once (pending, retry in an hour)
-    /// T0+10m:  step A2 (same connection): c-2 succeeds; step B1 (disabled connection): c-1 skipped.
+    /// T0+10m:  step A2 (same connection): c-2 (+15550002) succeeds; step B1 (disabled connection): c-1 skipped.
     /// </summary>
     private sealed record Scenario(HttpClient Admin, string A, string A1, string A2, string B, DateTimeOffset T0);
 
@@ -24,7 +24,7 @@ public abstract class DeliveriesListTests<TFixture>(TFixture fixture) : ApiTests
         var t0 = Fixture.Time.GetUtcNow();
         await a1.ExecuteAndSettleAsync(new { id = "c-1", email = "Ana@Example.com" }, new { id = "s500" });
         Fixture.Time.Advance(TimeSpan.FromMinutes(10));
-        await a2.ExecuteAndSettleAsync(new { id = "c-2" });
+        await a2.ExecuteAndSettleAsync(new { id = "c-2", phone = "+15550002" });
         await b1.ExecuteAndSettleAsync(new { id = "c-1", email = "Ana@Example.com" });
         return new Scenario(a1.Admin, a1.ConnectionId, a1.StepId, a2.StepId, b1.ConnectionId, t0);
     }
@@ -46,12 +46,20 @@ public abstract class DeliveriesListTests<TFixture>(TFixture fixture) : ApiTests
         Assert.Equal(["c-2"], await ContactsAsync(s, $"workflowWebhookId={s.A2}"));
         Assert.Equal(["c-1", "c-1"], await ContactsAsync(s, "contactId=c-1"));
         Assert.Equal(["c-1", "c-1"], await ContactsAsync(s, "email=" + Uri.EscapeDataString("ANA@example.com")));
+        // The identifier is the email, else the phone, else the contact id; an email in any case.
+        Assert.Equal(["c-1", "c-1"], await ContactsAsync(s, "identifier=" + Uri.EscapeDataString("Ana@EXAMPLE.com")));
+        Assert.Equal(["c-2"], await ContactsAsync(s, "identifier=" + Uri.EscapeDataString("+15550002")));
+        Assert.Equal(["s500"], await ContactsAsync(s, "identifier=s500"));
+        Assert.Empty(await ContactsAsync(s, "identifier=c-2"));
+        Assert.Empty(await ContactsAsync(s, "identifier=c-1"));
         Assert.Equal(["c-1", "c-2"], await ContactsAsync(s, $"from={t1}"));
         Assert.Equal(["c-1", "s500"], await ContactsAsync(s, $"to={t1}"));
 
         Assert.Equal(["c-1", "c-2"], await ContactsAsync(s, $"connectionId={s.A}&status=succeeded"));
         Assert.Equal(["c-1"], await ContactsAsync(s, $"contactId=c-1&connectionId={s.B}&status=skipped"));
         Assert.Equal(["c-1"], await ContactsAsync(s, $"email=ana@example.com&workflowWebhookId={s.A1}&to={t1}"));
+        Assert.Equal(["c-1"], await ContactsAsync(s, $"identifier=ana@example.com&status=skipped"));
+        Assert.Empty(await ContactsAsync(s, $"identifier=s500&status=succeeded"));
         Assert.Empty(await ContactsAsync(s, $"connectionId={s.B}&status=succeeded"));
     }
 
@@ -88,6 +96,15 @@ public abstract class DeliveriesListTests<TFixture>(TFixture fixture) : ApiTests
         using var admin = account.Admin();
         var problem = await (await admin.GetAsync(new Uri("/v1/deliveries?" + query, UriKind.Relative))).AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
         Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.GetRawText());
+    }
+
+    [SkippableFact]
+    public async Task An_identifier_longer_than_the_stored_one_can_be_is_a_400()
+    {
+        var account = await NewAccountAsync();
+        using var admin = account.Admin();
+        var problem = await (await admin.GetAsync(new Uri("/v1/deliveries?identifier=" + new string('x', 321), UriKind.Relative))).AssertProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.Equal("identifier must be 1 to 320 characters.", problem.GetProperty("errors").GetProperty("identifier")[0].GetString());
     }
 
     [SkippableFact]
