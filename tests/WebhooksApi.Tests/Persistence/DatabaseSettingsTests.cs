@@ -38,14 +38,18 @@ public abstract class DatabaseSettingsTests<TFixture>(TFixture fixture) : ApiTes
 
         Assert.Equal($"Database:SqliteWriterCacheMiB must be between 1 and 65536, not {mib}.", error.Message);
     }
+}
 
+[Collection(SqliteCollection.Name)]
+public sealed class DatabaseSettingsTests_Sqlite(SqliteApi fixture) : DatabaseSettingsTests<SqliteApi>(fixture)
+{
+    // SQLite's alone: PostgreSQL has no writer connection of its own.
     [SkippableFact]
     public async Task The_SQLite_writer_keeps_the_page_cache_it_is_given()
     {
         SkipIfUnavailable();
         await using var node = await PrivateNode.StartAsync(Fixture, ("Database:SqliteWriterCacheMiB", "5"));
         var committer = node.Factory.Services.GetRequiredService<AcceptCommitter>();
-        Skip.IfNot(committer.SharesWriter, "PostgreSQL has no writer connection of its own");
 
         // SQLite answers a size set in KiB with its negative; the shared node runs on the default.
         Assert.Equal(-5 * 1024, await WriterCacheAsync(committer));
@@ -58,9 +62,6 @@ public abstract class DatabaseSettingsTests<TFixture>(TFixture fixture) : ApiTes
             async (db, ct) => await db.Database.SqlQueryRaw<long>("SELECT cache_size AS \"Value\" FROM pragma_cache_size").SingleAsync(ct),
             CancellationToken.None);
 }
-
-[Collection(SqliteCollection.Name)]
-public sealed class DatabaseSettingsTests_Sqlite(SqliteApi fixture) : DatabaseSettingsTests<SqliteApi>(fixture);
 
 [Collection(PostgresCollection.Name)]
 public sealed class DatabaseSettingsTests_Postgres(PostgresApi fixture) : DatabaseSettingsTests<PostgresApi>(fixture);
