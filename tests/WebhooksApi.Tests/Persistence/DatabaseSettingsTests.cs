@@ -11,32 +11,20 @@ public abstract class DatabaseSettingsTests<TFixture>(TFixture fixture) : ApiTes
     where TFixture : ApiFixture
 {
     [SkippableTheory]
-    [InlineData("0")]
-    [InlineData("-2")]
-    public async Task Fewer_than_one_PostgreSQL_accept_writer_does_not_start(string writers)
+    [InlineData("PostgresAcceptWriters", "0", "must be at least 1")]
+    [InlineData("PostgresAcceptWriters", "-2", "must be at least 1")]
+    [InlineData("SqliteWriterCacheMiB", "0", "must be between 1 and 65536")]
+    [InlineData("SqliteWriterCacheMiB", "-1", "must be between 1 and 65536")]
+    [InlineData("SqliteWriterCacheMiB", "65537", "must be between 1 and 65536")]
+    public async Task A_setting_out_of_its_range_does_not_start_on_either_provider(string setting, string value, string rule)
     {
         SkipIfUnavailable();
         var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(async () =>
         {
-            await using var node = await PrivateNode.StartAsync(Fixture, ("Database:PostgresAcceptWriters", writers));
+            await using var node = await PrivateNode.StartAsync(Fixture, ($"Database:{setting}", value));
         });
 
-        Assert.Equal($"Database:PostgresAcceptWriters must be at least 1, not {writers}.", error.Message);
-    }
-
-    [SkippableTheory]
-    [InlineData("0")]
-    [InlineData("-1")]
-    [InlineData("65537")]
-    public async Task A_SQLite_writer_cache_outside_1_MiB_to_64_GiB_does_not_start(string mib)
-    {
-        SkipIfUnavailable();
-        var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(async () =>
-        {
-            await using var node = await PrivateNode.StartAsync(Fixture, ("Database:SqliteWriterCacheMiB", mib));
-        });
-
-        Assert.Equal($"Database:SqliteWriterCacheMiB must be between 1 and 65536, not {mib}.", error.Message);
+        Assert.Equal($"Database:{setting} {rule}, not {value}.", error.Message);
     }
 }
 
