@@ -14,6 +14,16 @@ internal interface ITimeOrderedEntity : IEntity
     DateTimeOffset CreatedAt { get; }
 }
 
+/// <summary>
+/// A row about one contact, with its email (lower-cased) and identifier: its email, else its phone,
+/// else its contact id (see <see cref="SubjectFilters"/>).
+/// </summary>
+internal interface ISubjectRow
+{
+    string? Email { get; }
+    string? Identifier { get; }
+}
+
 internal sealed class Account : IEntity
 {
     public Guid Id { get; set; }
@@ -144,7 +154,7 @@ internal sealed class AuthConnector : IEntity
 }
 
 /// <summary>One request sent (a delivery attempt or a test send) and what came back.</summary>
-internal sealed class Attempt : ITimeOrderedEntity
+internal sealed class Attempt : ITimeOrderedEntity, ISubjectRow
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }
@@ -223,7 +233,7 @@ internal static class DeliveryStatuses
 /// One message to one connection, durable from the moment its execution was accepted. The row is
 /// the queue: the dispatcher claims due pending rows, and their status is the truth for counts.
 /// </summary>
-internal sealed class WebhookDelivery : ITimeOrderedEntity
+internal sealed class WebhookDelivery : ITimeOrderedEntity, ISubjectRow
 {
     public Guid Id { get; set; }
     public Guid AccountId { get; set; }

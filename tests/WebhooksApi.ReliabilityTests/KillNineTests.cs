@@ -42,15 +42,7 @@ public sealed class KillNineTests(ITestOutputHelper output)
         var unavailable = PostgresCluster.Unavailable();
         Skip.If(unavailable is not null, unavailable);
         var cluster = await PostgresCluster.SharedAsync();
-        var database = await cluster.CreateDatabaseAsync();
-        try
-        {
-            await RunAsync("postgres", database);
-        }
-        finally
-        {
-            await cluster.DropDatabaseAsync(database);
-        }
+        await cluster.WithDatabaseAsync(database => RunAsync("postgres", database));
     }
 
     private async Task RunAsync(string provider, string connectionString)

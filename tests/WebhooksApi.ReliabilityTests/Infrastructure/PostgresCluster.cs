@@ -116,8 +116,24 @@ public sealed class PostgresCluster : IAsyncDisposable
         return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name, MaxPoolSize = 50 }.ConnectionString;
     }
 
-    /// <summary>Drops a database <see cref="CreateDatabaseAsync"/> made: on a configured server it would outlive the run.</summary>
-    public async Task DropDatabaseAsync(string connectionString)
+    /// <summary>
+    /// Runs <paramref name="run"/> on a database of its own, dropped afterwards whatever the run did:
+    /// on a configured server it would outlive the run (a cluster of this run's own goes with it).
+    /// </summary>
+    public async Task WithDatabaseAsync(Func<string, Task> run)
+    {
+        var database = await CreateDatabaseAsync();
+        try
+        {
+            await run(database);
+        }
+        finally
+        {
+            await DropDatabaseAsync(database);
+        }
+    }
+
+    private async Task DropDatabaseAsync(string connectionString)
     {
         using (var pooled = new NpgsqlConnection(connectionString))
         {

@@ -124,17 +124,12 @@ internal sealed class Endpoint : IEndpoint
 
         if (email is not null)
         {
-            // Through the (account_id, identifier, id) index: every delivery with an email has it
-            // as its identifier too (migration 20261202000014_DeliveryIdentifierIndex).
-            query = query.Where(d => d.Identifier == email && d.Email == email);
+            query = query.WithEmail(email);
         }
 
         if (identifier is not null)
         {
-            // Emails among identifiers are stored lower-cased; other identifiers (phones, contact
-            // ids) are matched as given. Two equality probes keep the index usable (as the log's).
-            var lowered = identifier.ToLowerInvariant();
-            query = lowered == identifier ? query.Where(d => d.Identifier == identifier) : query.Where(d => d.Identifier == identifier || d.Identifier == lowered);
+            query = query.WithIdentifier(identifier);
         }
 
         query = query.CreatedWithin(from, to);

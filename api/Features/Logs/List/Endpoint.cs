@@ -102,17 +102,12 @@ internal sealed class Endpoint : IEndpoint
 
         if (email is not null)
         {
-            // Through the (account_id, identifier, id) index: every attempt with an email has it as
-            // its identifier too (migration 20261201000013_EmailThroughIdentifier).
-            query = query.Where(a => a.Identifier == email && a.Email == email);
+            query = query.WithEmail(email);
         }
 
         if (identifier is not null)
         {
-            // Emails among identifiers are stored lower-cased; other identifiers (phones, contact
-            // ids) are matched as given. Two equality probes keep the (account_id, identifier, id) index usable.
-            var lowered = identifier.ToLowerInvariant();
-            query = lowered == identifier ? query.Where(a => a.Identifier == identifier) : query.Where(a => a.Identifier == identifier || a.Identifier == lowered);
+            query = query.WithIdentifier(identifier);
         }
 
         query = query.CreatedWithin(from, to);
