@@ -86,6 +86,7 @@ internal static class PersistenceExtensions
         {
             builder.Services.AddSingleton(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
+            builder.Services.AddHostedService(sp => new NativeMemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<NativeMemoryTrimmer>>()));
         }
 
         // Endpoints take a scoped context; background work and middleware that must not share the

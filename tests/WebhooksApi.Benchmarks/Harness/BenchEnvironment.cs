@@ -120,6 +120,31 @@ internal sealed class MemorySampler : IAsyncDisposable
         return process.TotalProcessorTime;
     }
 
+    /// <summary>
+    /// Where the working set is, in MB: the managed heap (after the last GC), SQLite's own
+    /// allocations (page caches and statements of every connection, process-wide), and the
+    /// resident pages of mapped files (the runtime's and libraries' code, SQLite's shared-memory
+    /// index); the rest of the working set is other native memory (the runtime, sockets, malloc's arenas).
+    /// </summary>
+    public static (double Heap, double Committed, double Sqlite, double SqlitePeak, double Files) Parts()
+    {
+        var gc = GC.GetGCMemoryInfo();
+        var heap = gc.HeapSizeBytes / 1024.0 / 1024.0;
+        var committed = gc.TotalCommittedBytes / 1024.0 / 1024.0;
+        var sqlitePeak = SQLitePCL.raw.sqlite3_memory_highwater(0) / 1024.0 / 1024.0;
+        var sqlite = SQLitePCL.raw.sqlite3_memory_used() / 1024.0 / 1024.0;
+        var files = 0.0;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("RssFile:", StringComparison.Ordinal) || line.StartsWith("RssShmem:", StringComparison.Ordinal))
+            {
+                files += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+
+        return (heap, committed, sqlite, sqlitePeak, files);
+    }
+
     public static double CurrentMb()
     {
         using var process = Process.GetCurrentProcess();
