@@ -134,7 +134,8 @@ internal sealed class MemorySampler : IAsyncDisposable
         var sqlitePeak = SQLitePCL.raw.sqlite3_memory_highwater(0) / 1024.0 / 1024.0;
         var sqlite = SQLitePCL.raw.sqlite3_memory_used() / 1024.0 / 1024.0;
         var files = 0.0;
-        foreach (var line in File.ReadLines("/proc/self/status"))
+        // Linux only: elsewhere the part stays 0.
+        foreach (var line in File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status") : [])
         {
             if (line.StartsWith("RssFile:", StringComparison.Ordinal) || line.StartsWith("RssShmem:", StringComparison.Ordinal))
             {
