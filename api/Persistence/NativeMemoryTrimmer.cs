@@ -25,25 +25,19 @@ internal sealed partial class NativeMemoryTrimmer(TimeProvider time, ILogger<Nat
     internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
     private readonly Func<bool> _trim = trim ?? TrimNow;
+
+    /// <summary>Made with the service, so the first interval counts from then (ExecuteAsync starts on a pool thread some time after StartAsync).</summary>
+    private readonly PeriodicTimer _timer = new(Interval, time);
     private long _trims;
-    private PeriodicTimer? _timer;
 
     /// <summary>Trims run (tests and diagnostics).</summary>
     public long Trims => Interlocked.Read(ref _trims);
 
-    /// <summary>The first interval counts from here: ExecuteAsync runs on a thread-pool thread, some time after.</summary>
-    public override Task StartAsync(CancellationToken cancellationToken)
-    {
-        _timer = new PeriodicTimer(Interval, time);
-        return base.StartAsync(cancellationToken);
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = _timer ?? new PeriodicTimer(Interval, time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (await _timer.WaitForNextTickAsync(stoppingToken))
             {
                 if (!_trim())
                 {
@@ -62,7 +56,7 @@ internal sealed partial class NativeMemoryTrimmer(TimeProvider time, ILogger<Nat
 
     public override void Dispose()
     {
-        _timer?.Dispose();
+        _timer.Dispose();
         base.Dispose();
     }
 

@@ -86,7 +86,7 @@ internal static class PersistenceExtensions
         {
             builder.Services.AddSingleton(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<SqliteCheckpointer>());
-            builder.Services.AddHostedService(sp => new NativeMemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<NativeMemoryTrimmer>>()));
+            builder.Services.AddHostedService<NativeMemoryTrimmer>();
         }
 
         // Endpoints take a scoped context; background work and middleware that must not share the
