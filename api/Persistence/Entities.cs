@@ -20,6 +20,7 @@ internal interface ITimeOrderedEntity : IEntity
 /// </summary>
 internal interface ISubjectRow
 {
+    string? ContactId { get; }
     string? Email { get; }
     string? Identifier { get; }
 }

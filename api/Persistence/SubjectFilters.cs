@@ -8,6 +8,23 @@ namespace WebhooksApi.Persistence;
 /// </summary>
 internal static class SubjectFilters
 {
+    /// <summary>The contact filters a list was given, null where not given (email lower-cased by the caller).</summary>
+    public static IQueryable<T> OfContact<T>(this IQueryable<T> query, ContactFilter contact)
+        where T : class, ISubjectRow
+    {
+        if (contact.ContactId is { } contactId)
+        {
+            query = query.Where(r => r.ContactId == contactId);
+        }
+
+        if (contact.Email is { } email)
+        {
+            query = query.WithEmail(email);
+        }
+
+        return contact.Identifier is { } identifier ? query.WithIdentifier(identifier) : query;
+    }
+
     /// <param name="email">Lower-cased by the caller, as stored.</param>
     public static IQueryable<T> WithEmail<T>(this IQueryable<T> query, string email)
         where T : class, ISubjectRow =>
@@ -25,4 +42,10 @@ internal static class SubjectFilters
             ? query.Where(r => r.Identifier == identifier)
             : query.Where(r => r.Identifier == identifier || r.Identifier == lowered);
     }
+}
+
+/// <summary>A list's `contactId`, `email` (lower-cased) and `identifier` filters; any may be null.</summary>
+internal readonly record struct ContactFilter(string? ContactId, string? Email, string? Identifier)
+{
+    public bool Any => ContactId is not null || Email is not null || Identifier is not null;
 }

@@ -26,12 +26,11 @@ internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
         // already newest first and stops after one page (migration 20261123000005_LogIndexes).
         builder.HasIndex(a => new { a.AccountId, a.StatusCode, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.Outcome, a.Id });
-        builder.HasIndex(a => new { a.AccountId, a.ContactId, a.Id });
-        // Also the email filter's: an attempt's identifier is its email when it has one
-        // (migration 20261201000013_EmailThroughIdentifier).
-        builder.HasIndex(a => new { a.AccountId, a.Identifier, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.WorkflowWebhookId, a.Id });
-        // Test sends only, for `test=true` (migration 20261123000007_TestSendIndex).
+        // The contact filters (contactId, email, identifier) have no index here: they find a
+        // delivery's attempts through the deliveries' indexes by the same keys and DeliveryId
+        // (migration 20261202000015_AttemptSubjectsThroughDeliveries).
+        // Test sends only, for `test=true` and the contact filters on test sends (migration 20261123000007_TestSendIndex).
         builder.HasIndex(a => new { a.AccountId, a.Id }, Migrations.TestSendIndex.Name).HasFilter(Migrations.TestSendIndex.Filter);
     }
 }

@@ -12,7 +12,8 @@ namespace WebhooksApi.Benchmarks.Scenarios;
 /// 6. The log list (GET /v1/logs) over N attempt rows. The rows are written straight into the
 /// attempts table (prepared INSERTs in large transactions on SQLite, binary COPY on PostgreSQL;
 /// through the API it would take hours), one every 100 ms of the recent past, 50,000 distinct
-/// contacts, mostly 200s with some 404/429/500, no test sends. Each filter is asked for its first page and for
+/// contacts, mostly 200s with some 404/429/500, no test sends; each with its delivery, through
+/// which the contact filters find attempts (migration 20261202000015_AttemptSubjectsThroughDeliveries). Each filter is asked for its first page and for
 /// a page deep in the table (a cursor at the middle row), over HTTP; p50/p95 of 20 calls each.
 /// </summary>
 internal sealed class LogsScenario : Scenario
@@ -63,6 +64,7 @@ internal sealed class LogsScenario : Scenario
             ("status 4xx", () => "statusCode=4xx"),
             ("email", () => "email=" + Email()),
             ("identifier", () => "identifier=" + Email()),
+            ("contact id", () => "contactId=c" + Random.Shared.Next(Contacts).ToString(CultureInfo.InvariantCulture)),
             ("date range", Range),
             ("combined", () => $"statusCode=200&email={Email()}&{Range()}"),
             // None of the seeded rows is a test send: the worst case, a filter that matches nothing.
@@ -110,7 +112,7 @@ internal sealed class LogsScenario : Scenario
         return times;
     }
 
-    private sealed record Row(Guid Id, DateTimeOffset At, string ContactId, string Email, int? Status, string Outcome, int DurationMs);
+    private sealed record Row(Guid Id, Guid DeliveryId, DateTimeOffset At, string ContactId, string Email, int? Status, string Outcome, int DurationMs);
 
     private static Row MakeRow(DateTimeOffset start, int i)
     {
@@ -125,7 +127,27 @@ internal sealed class LogsScenario : Scenario
             < 99 => (500, "http_error"),
             _ => (null, "timeout"),
         };
-        return new Row(Guid.CreateVersion7(at), at, "c" + contact.ToString(CultureInfo.InvariantCulture), $"c{contact}@example.com", status, outcome, 20 + (i % 180));
+        return new Row(Id(at, i, 1), Id(at, i, 2), at, "c" + contact.ToString(CultureInfo.InvariantCulture), $"c{contact}@example.com", status, outcome, 20 + (i % 180));
+    }
+
+    /// <summary>
+    /// A UUIDv7 for <paramref name="at"/> that is the same on every call: the attempts and their
+    /// deliveries are written in separate passes on PostgreSQL, and must name the same ids.
+    /// </summary>
+    private static Guid Id(DateTimeOffset at, int i, byte kind)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var ms = at.ToUnixTimeMilliseconds();
+        for (var b = 0; b < 6; b++)
+        {
+            bytes[b] = (byte)(ms >> (8 * (5 - b)));
+        }
+
+        bytes[6] = 0x70;
+        bytes[8] = 0x80;
+        bytes[9] = kind;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes[12..], i);
+        return new Guid(bytes, bigEndian: true);
     }
 
     /// <summary>Writes the rows; returns the id of the middle one (the deep cursor).</summary>
@@ -136,7 +158,8 @@ internal sealed class LogsScenario : Scenario
         if (connection is NpgsqlConnection pg)
         {
             await CopyAsync(pg, accountId, connectionId, stepId, start, n, cancellationToken);
-            await using var analyze = new NpgsqlCommand("ANALYZE attempts", pg);
+            await CopyDeliveriesAsync(pg, accountId, connectionId, stepId, start, n, cancellationToken);
+            await using var analyze = new NpgsqlCommand("ANALYZE attempts, deliveries", pg);
             await analyze.ExecuteNonQueryAsync(cancellationToken);
             return middle;
         }
@@ -148,14 +171,14 @@ internal sealed class LogsScenario : Scenario
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        // The attempts table's ten indexes are dropped for the load and built again after it from
-        // their own definitions: one sorted build each is far faster than millions of inserts into
-        // each b-tree, and leaves the same schema the migrations made.
+        // The two tables' indexes are dropped for the load and built again after it from their own
+        // definitions: one sorted build each is far faster than millions of inserts into each
+        // b-tree, and leaves the same schema the migrations made.
         var indexes = new List<string>();
         var names = new List<string>();
         await using (var list = connection.CreateCommand())
         {
-            list.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'attempts' AND sql IS NOT NULL";
+            list.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('attempts', 'deliveries') AND sql IS NOT NULL";
             await using var reader = await list.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -201,15 +224,43 @@ internal sealed class LogsScenario : Scenario
         var duration = Parameter("$duration");
         var outcomeCode = Parameter("$outcome");
         await command.PrepareAsync(cancellationToken);
+        await using var deliveries = connection.CreateCommand();
+        deliveries.CommandText = """
+            INSERT INTO deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, phone, identifier,
+              attempt_count, next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_outcome, created_at, updated_at, completed_at)
+            VALUES ($id, $account, $connection, $step, $status, 0, $body, $contact, $email, NULL, $email, 1, $at, $at, $at, $code, $outcome, $at, $at, $at)
+            """;
+        DbParameter DeliveryParameter(string name, object? value = null)
+        {
+            var p = deliveries.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            deliveries.Parameters.Add(p);
+            return p;
+        }
+
+        var deliveryId = DeliveryParameter("$id");
+        DeliveryParameter("$account", database.GuidValue(accountId));
+        DeliveryParameter("$connection", database.GuidValue(connectionId));
+        DeliveryParameter("$step", database.GuidValue(stepId));
+        var deliveryStatus = DeliveryParameter("$status");
+        DeliveryParameter("$body", Body);
+        var deliveryContact = DeliveryParameter("$contact");
+        var deliveryEmail = DeliveryParameter("$email");
+        var deliveryAt = DeliveryParameter("$at");
+        var deliveryCode = DeliveryParameter("$code");
+        var deliveryOutcome = DeliveryParameter("$outcome");
+        await deliveries.PrepareAsync(cancellationToken);
         for (var i = 0; i < n;)
         {
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             command.Transaction = transaction;
+            deliveries.Transaction = transaction;
             for (var end = Math.Min(n, i + 100_000); i < end; i++)
             {
                 var r = MakeRow(start, i);
                 id.Value = database.GuidValue(r.Id);
-                delivery.Value = database.GuidValue(Guid.CreateVersion7(r.At));
+                delivery.Value = database.GuidValue(r.DeliveryId);
                 at.Value = database.TimeValue(r.At);
                 contact.Value = r.ContactId;
                 email.Value = r.Email;
@@ -217,6 +268,14 @@ internal sealed class LogsScenario : Scenario
                 duration.Value = r.DurationMs;
                 outcomeCode.Value = r.Outcome;
                 await command.ExecuteNonQueryAsync(cancellationToken);
+                deliveryId.Value = delivery.Value;
+                deliveryStatus.Value = r.Status is >= 200 and < 300 ? "succeeded" : "failed";
+                deliveryContact.Value = r.ContactId;
+                deliveryEmail.Value = r.Email;
+                deliveryAt.Value = at.Value;
+                deliveryCode.Value = statusCode.Value;
+                deliveryOutcome.Value = r.Outcome;
+                await deliveries.ExecuteNonQueryAsync(cancellationToken);
             }
 
             await transaction.CommitAsync(cancellationToken);
@@ -249,7 +308,7 @@ internal sealed class LogsScenario : Scenario
             await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, cancellationToken);
             await copy.WriteAsync(accountId, NpgsqlDbType.Uuid, cancellationToken);
             await copy.WriteAsync(connectionId, NpgsqlDbType.Uuid, cancellationToken);
-            await copy.WriteAsync(Guid.CreateVersion7(r.At), NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(r.DeliveryId, NpgsqlDbType.Uuid, cancellationToken);
             await copy.WriteAsync(stepId, NpgsqlDbType.Uuid, cancellationToken);
             await copy.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
             await copy.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken);
@@ -276,6 +335,51 @@ internal sealed class LogsScenario : Scenario
             await copy.WriteAsync(r.DurationMs, NpgsqlDbType.Integer, cancellationToken);
             await copy.WriteAsync(r.Outcome, NpgsqlDbType.Varchar, cancellationToken);
             await copy.WriteNullAsync(cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    /// <summary>PostgreSQL: each attempt's delivery, as <see cref="CopyAsync"/> writes the attempts.</summary>
+    private static async Task CopyDeliveriesAsync(NpgsqlConnection pg, Guid accountId, Guid connectionId, Guid stepId, DateTimeOffset start, int n, CancellationToken cancellationToken)
+    {
+        await using var copy = await pg.BeginBinaryImportAsync(
+            "COPY deliveries (id, account_id, connection_id, workflow_webhook_id, status, ordered, payload_json, contact_id, email, identifier, attempt_count, next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_outcome, created_at, updated_at, completed_at) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        for (var i = 0; i < n; i++)
+        {
+            var r = MakeRow(start, i);
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(r.DeliveryId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(accountId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(connectionId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(stepId, NpgsqlDbType.Uuid, cancellationToken);
+            await copy.WriteAsync(r.Status is >= 200 and < 300 ? "succeeded" : "failed", NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
+            await copy.WriteAsync(Body, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(r.ContactId, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(r.Email, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(r.Email, NpgsqlDbType.Varchar, cancellationToken);
+            await copy.WriteAsync(1, NpgsqlDbType.Integer, cancellationToken);
+            for (var t = 0; t < 3; t++)
+            {
+                await copy.WriteAsync(r.At, NpgsqlDbType.TimestampTz, cancellationToken);
+            }
+
+            if (r.Status is { } status)
+            {
+                await copy.WriteAsync(status, NpgsqlDbType.Integer, cancellationToken);
+            }
+            else
+            {
+                await copy.WriteNullAsync(cancellationToken);
+            }
+
+            await copy.WriteAsync(r.Outcome, NpgsqlDbType.Varchar, cancellationToken);
+            for (var t = 0; t < 3; t++)
+            {
+                await copy.WriteAsync(r.At, NpgsqlDbType.TimestampTz, cancellationToken);
+            }
         }
 
         await copy.CompleteAsync(cancellationToken);

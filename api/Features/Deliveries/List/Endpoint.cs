@@ -117,21 +117,7 @@ internal sealed class Endpoint : IEndpoint
             query = query.Where(d => d.WorkflowWebhookId == s);
         }
 
-        if (contactId is not null)
-        {
-            query = query.Where(d => d.ContactId == contactId);
-        }
-
-        if (email is not null)
-        {
-            query = query.WithEmail(email);
-        }
-
-        if (identifier is not null)
-        {
-            query = query.WithIdentifier(identifier);
-        }
-
+        query = query.OfContact(new ContactFilter(contactId, email, identifier));
         query = query.CreatedWithin(from, to);
 
         if (page.After is { } after)

@@ -74,78 +74,101 @@ internal sealed class Endpoint : IEndpoint
         }
 
         var accountId = http.User.GetAccountId();
-        var query = db.Attempts.AsNoTracking().Where(a => a.AccountId == accountId);
-        if (connection is { } c)
+        var contact = new ContactFilter(contactId, email, identifier);
+        var rows = new List<IReadOnlyList<Row>>();
+        var codesOfClass = codes is { Exact: null } statusClass ? await StatusCodesInAsync(db, accountId, statusClass, cancellationToken) : null;
+        foreach (var source in Sources(db, accountId, contact, test))
         {
-            query = query.Where(a => a.ConnectionId == c);
-        }
+            var query = source;
+            if (connection is { } c)
+            {
+                query = query.Where(a => a.ConnectionId == c);
+            }
 
-        if (step is { } s)
-        {
-            query = query.Where(a => a.WorkflowWebhookId == s);
-        }
+            if (step is { } s)
+            {
+                query = query.Where(a => a.WorkflowWebhookId == s);
+            }
 
-        if (codes?.Exact is { } code)
-        {
-            query = query.Where(a => a.StatusCode == code);
-        }
+            if (codes?.Exact is { } code)
+            {
+                query = query.Where(a => a.StatusCode == code);
+            }
 
-        if (outcome is not null)
-        {
-            query = query.Where(a => a.Outcome == outcome);
-        }
+            if (outcome is not null)
+            {
+                query = query.Where(a => a.Outcome == outcome);
+            }
 
-        if (contactId is not null)
-        {
-            query = query.Where(a => a.ContactId == contactId);
-        }
+            query = query.CreatedWithin(from, to);
+            if (page.After is { } after)
+            {
+                query = query.Where(a => a.Id.CompareTo(after) < 0);
+            }
 
-        if (email is not null)
-        {
-            query = query.WithEmail(email);
-        }
+            if (codesOfClass is null)
+            {
+                rows.Add(await FirstRowsAsync(query, page.Limit + 1, cancellationToken));
+                continue;
+            }
 
-        if (identifier is not null)
-        {
-            query = query.WithIdentifier(identifier);
-        }
-
-        query = query.CreatedWithin(from, to);
-
-        if (test is { } isTest)
-        {
-            // `is_test` spelled out, not compared with a parameter: only then may the planner use
-            // the partial index of test sends (migration 20261123000007_TestSendIndex).
-            query = isTest ? query.Where(a => a.IsTest) : query.Where(a => !a.IsTest);
-        }
-
-        if (page.After is { } after)
-        {
-            query = query.Where(a => a.Id.CompareTo(after) < 0);
-        }
-
-        List<Row> rows;
-        if (codes is { Exact: null } statusClass)
-        {
             // A class is a range on status_code: no index gives it newest first, and at millions of
             // rows both plans the planner has (sort the whole class, or walk every id and filter)
             // grow with the table. Each code of the class is an equality on (account_id,
             // status_code, id) that reads its page already in order, so one bounded page per code
             // that occurs, merged, is the class's page.
-            var pages = new List<IReadOnlyList<Row>>();
-            foreach (var classCode in await StatusCodesInAsync(db, accountId, statusClass, cancellationToken))
+            foreach (var classCode in codesOfClass)
             {
-                pages.Add(await FirstRowsAsync(query.Where(a => a.StatusCode == classCode), page.Limit + 1, cancellationToken));
+                rows.Add(await FirstRowsAsync(query.Where(a => a.StatusCode == classCode), page.Limit + 1, cancellationToken));
             }
-
-            rows = NewestFirst.Merge(pages, r => r.Id, page.Limit + 1);
         }
-        else
+
+        var merged = rows.Count == 1 ? rows[0] : NewestFirst.Merge(rows, r => r.Id, page.Limit + 1);
+        return TypedResults.Ok(page.ToPage(merged, r => r.Id, ToOut));
+    }
+
+    /// <summary>
+    /// Where the rows come from, each already narrowed to the account (and to the contact, when
+    /// filtered by one): pages read from each are merged newest first.
+    /// <para>
+    /// Without a contact filter, the account's log (only test sends, or none, with `test`). With
+    /// one, the attempts of the account's deliveries to that contact, found through the
+    /// deliveries' indexes by contact id and identifier and the attempts' delivery_id (migration
+    /// 20261202000015_AttemptSubjectsThroughDeliveries), and the account's test sends to it, read
+    /// from the index of test sends. That first query has no account_id term of its own: the
+    /// deliveries are the account's, and every attempt of a delivery is its account's. With one,
+    /// SQLite's planner would walk the account's whole log in id order testing each row against
+    /// the deliveries; without, it reads the contact's attempts by delivery_id and sorts them.
+    /// Requests the activity feed sent (an activity batch's, not a contact's) have no contact.
+    /// </para>
+    /// </summary>
+    private static IEnumerable<IQueryable<Attempt>> Sources(WebhooksDbContext db, Guid accountId, ContactFilter contact, bool? test)
+    {
+        var log = db.Attempts.AsNoTracking();
+        if (!contact.Any)
         {
-            rows = await FirstRowsAsync(query, page.Limit + 1, cancellationToken);
+            // `is_test` spelled out, not compared with a parameter: only then may the planner use
+            // the partial index of test sends (migration 20261123000007_TestSendIndex).
+            var accounts = log.Where(a => a.AccountId == accountId);
+            yield return test switch
+            {
+                true => accounts.Where(a => a.IsTest),
+                false => accounts.Where(a => !a.IsTest),
+                null => accounts,
+            };
+            yield break;
         }
 
-        return TypedResults.Ok(page.ToPage(rows, r => r.Id, ToOut));
+        if (test is not true)
+        {
+            var deliveries = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).OfContact(contact).Select(d => (Guid?)d.Id);
+            yield return log.Where(a => deliveries.Contains(a.DeliveryId));
+        }
+
+        if (test is not false)
+        {
+            yield return log.Where(a => a.AccountId == accountId && a.IsTest).OfContact(contact);
+        }
     }
 
     private static Task<List<Row>> FirstRowsAsync(IQueryable<Attempt> query, int count, CancellationToken cancellationToken) => query

@@ -83,6 +83,45 @@ public abstract class LogsTests<TFixture>(TFixture fixture) : ApiTests<TFixture>
     }
 
     [SkippableFact]
+    public async Task Contact_filters_find_every_attempt_of_the_contacts_deliveries_and_its_test_sends()
+    {
+        // The attempts have no index by contact: the filters go through the deliveries (their
+        // retries included) and, for test sends, through the test sends themselves.
+        var account = await NewAccountAsync();
+        var url = Fixture.Receiver.NewEndpoint(LogBuilders.StatusByContact);
+        var step = await account.ActiveStepAsync(url, Builders.Connection(url).With("retryPolicy", new { kind = "exponential", maxAttempts = 1, initialDelaySeconds = 60 }));
+        var ids = await step.ExecuteAndSettleAsync(new { id = "bad-1", email = "Bad.One@Example.com" }, new { id = "c-2" });
+        Fixture.AdvanceAndWake(TimeSpan.FromMinutes(10));
+        var retried = await step.AttemptedAsync(ids[0], attempts: 2);
+        Assert.Equal("failed", retried.Str("status"));
+        Assert.Equal("http_error", (await step.Admin.TestConnectionAsync(step.ConnectionId, new { contact = new { id = "bad-1", email = "Bad.One@Example.com" } })).Str("outcome"));
+        // The same contact in another account is that account's alone.
+        var other = await (await NewAccountAsync()).ActiveStepAsync(url);
+        await other.ExecuteAndSettleAsync(new { id = "bad-1", email = "Bad.One@Example.com" }, new { id = "c-2" });
+
+        Task<List<JsonElement>> Logs(string query, int limit = 500) => step.Admin.AllPagesAsync("/v1/logs?" + query, limit);
+        foreach (var filter in new[] { "contactId=bad-1", "email=" + Uri.EscapeDataString("BAD.ONE@example.com"), "identifier=" + Uri.EscapeDataString("Bad.One@Example.com") })
+        {
+            var found = await Logs(filter);
+            Assert.Equal(3, found.Count);
+            Assert.All(found, l => Assert.Equal("bad-1", l.Str("contactId")));
+            // Newest first: the retry, the first attempt and the test send, one page each.
+            Assert.Equal(found.Select(l => l.Str("id")), (await Logs(filter, limit: 1)).Select(l => l.Str("id")));
+        }
+
+        var sent = await Logs("contactId=bad-1&test=false");
+        Assert.Equal([2, 1], sent.Select(l => l.GetProperty("attempt").GetInt32()));
+        Assert.All(sent, l => Assert.Equal(ids[0], l.Str("deliveryId")));
+        var test = Assert.Single(await Logs("email=bad.one%40example.com&test=true"));
+        Assert.Equal(JsonValueKind.Null, test.GetProperty("deliveryId").ValueKind);
+        Assert.Equal(3, (await Logs("contactId=bad-1&statusCode=5xx", limit: 2)).Count);
+        Assert.Equal(2, (await Logs($"contactId=bad-1&statusCode=500&connectionId={step.ConnectionId}&workflowWebhookId={step.StepId}")).Count);
+        Assert.Empty(await Logs("contactId=bad-1&statusCode=2xx"));
+        Assert.Equal(ids[1], Assert.Single(await Logs("identifier=c-2")).Str("deliveryId"));
+        Assert.Single(await other.Admin.AllPagesAsync("/v1/logs?identifier=c-2"));
+    }
+
+    [SkippableFact]
     public async Task A_date_range_is_from_inclusive_to_exclusive()
     {
         var s = await ScenarioAsync();
