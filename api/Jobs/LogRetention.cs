@@ -16,6 +16,13 @@ internal sealed class LogsOptions
 
     /// <summary>Rows deleted per statement (default 5,000).</summary>
     public int PurgeBatchSize { get; set; } = 5_000;
+
+    /// <summary>
+    /// A contact with more deliveries than this has the log's contact filters walk the account's
+    /// log newest first, where one with fewer has its attempts sorted (default 5,000; see the
+    /// log list's SourcesAsync).
+    /// </summary>
+    public int ContactSortLimit { get; set; } = 5_000;
 }
 
 /// <summary>What one purge removed, and the clock time it ran at.</summary>

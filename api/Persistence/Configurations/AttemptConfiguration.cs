@@ -19,7 +19,9 @@ internal sealed class AttemptConfiguration : IEntityTypeConfiguration<Attempt>
         // The log list is per account, newest first; the connection filter is the most common one.
         builder.HasIndex(a => new { a.AccountId, a.Id });
         builder.HasIndex(a => new { a.AccountId, a.ConnectionId, a.Id });
-        builder.HasIndex(a => a.DeliveryId);
+        // A delivery's attempts, and (with the id) a contact's attempts sorted without reading each row
+        // (migration 20261202000016_AttemptsByDeliveryWithId).
+        builder.HasIndex(a => new { a.DeliveryId, a.Id });
         // Retention and the health check's window bound the time-ordered id, not created_at
         // (migration 20261201000011_LeanerIndexes): no index of its own to write for every row.
         // One index per log filter, each ending in id: an equality filter then reads its rows

@@ -25,6 +25,10 @@ internal sealed class LogsScenario : Scenario
     private const string Headers = """{"content-type":"application/json","webhook-id":"msg_x","webhook-signature":"***"}""";
     private const string Body = """{"contact":{"id":"c1","email":"c1@example.com"},"event":{"orderId":1}}""";
     private const int Calls = 20;
+    private const int HotEvery = 50;
+    private const string HotContact = "hot";
+    private const int WarmEvery = 1_000;
+    private const string WarmContact = "warm";
     private static readonly TimeSpan Spacing = TimeSpan.FromMilliseconds(100);
 
     public override string Name => "logs";
@@ -65,6 +69,10 @@ internal sealed class LogsScenario : Scenario
             ("email", () => "email=" + Email()),
             ("identifier", () => "identifier=" + Email()),
             ("contact id", () => "contactId=c" + Random.Shared.Next(Contacts).ToString(CultureInfo.InvariantCulture)),
+            ("email of 1 row in 50", () => "email=" + HotContact + "%40example.com"),
+            ("contact id of 1 row in 50", () => "contactId=" + HotContact),
+            ("email of 1 row in 1,000", () => "email=" + WarmContact + "%40example.com"),
+            ("contact id of 1 row in 1,000", () => "contactId=" + WarmContact),
             ("date range", Range),
             ("combined", () => $"statusCode=200&email={Email()}&{Range()}"),
             // None of the seeded rows is a test send: the worst case, a filter that matches nothing.
@@ -127,7 +135,16 @@ internal sealed class LogsScenario : Scenario
             < 99 => (500, "http_error"),
             _ => (null, "timeout"),
         };
-        return new Row(Id(at, i, 1), Id(at, i, 2), at, "c" + contact.ToString(CultureInfo.InvariantCulture), $"c{contact}@example.com", status, outcome, 20 + (i % 180));
+        // One row in 50 is for one contact, an address on every seed list, and one in 1,000 for
+        // another (5,000 rows at 5,000,000, where the log's two ways of reading a contact's
+        // attempts cost the most): the contact filters' worst cases, beside contacts of 100 rows.
+        var (contactId, email) = (i % WarmEvery) switch
+        {
+            WarmEvery / 2 => (WarmContact, WarmContact + "@example.com"),
+            var r when r % HotEvery == HotEvery / 2 => (HotContact, HotContact + "@example.com"),
+            _ => ("c" + contact.ToString(CultureInfo.InvariantCulture), $"c{contact}@example.com"),
+        };
+        return new Row(Id(at, i, 1), Id(at, i, 2), at, contactId, email, status, outcome, 20 + (i % 180));
     }
 
     /// <summary>
@@ -200,14 +217,7 @@ internal sealed class LogsScenario : Scenario
               request_method, request_url, request_headers_json, request_body, status_code, response_headers_json, response_body, duration_ms, outcome, error)
             VALUES ($id, $account, $connection, $delivery, $step, 0, 1, $at, $contact, $email, NULL, $email, 'POST', $url, $headers, $body, $status, '{}', 'ok', $duration, $outcome, NULL)
             """;
-        DbParameter Parameter(string name, object? value = null)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value ?? DBNull.Value;
-            command.Parameters.Add(p);
-            return p;
-        }
+        DbParameter Parameter(string name, object? value = null) => Add(command, name, value);
 
         var id = Parameter("$id");
         Parameter("$account", database.GuidValue(accountId));
@@ -230,14 +240,7 @@ internal sealed class LogsScenario : Scenario
               attempt_count, next_attempt_at, first_attempt_at, last_attempt_at, last_status_code, last_outcome, created_at, updated_at, completed_at)
             VALUES ($id, $account, $connection, $step, $status, 0, $body, $contact, $email, NULL, $email, 1, $at, $at, $at, $code, $outcome, $at, $at, $at)
             """;
-        DbParameter DeliveryParameter(string name, object? value = null)
-        {
-            var p = deliveries.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value ?? DBNull.Value;
-            deliveries.Parameters.Add(p);
-            return p;
-        }
+        DbParameter DeliveryParameter(string name, object? value = null) => Add(deliveries, name, value);
 
         var deliveryId = DeliveryParameter("$id");
         DeliveryParameter("$account", database.GuidValue(accountId));
@@ -293,6 +296,15 @@ internal sealed class LogsScenario : Scenario
         analyzeSqlite.CommandText = "ANALYZE";
         await analyzeSqlite.ExecuteNonQueryAsync(cancellationToken);
         return middle;
+    }
+
+    private static DbParameter Add(DbCommand command, string name, object? value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value ?? DBNull.Value;
+        command.Parameters.Add(p);
+        return p;
     }
 
     /// <summary>PostgreSQL: binary COPY, the fastest way in; the copy must be finished before the connection runs anything else.</summary>

@@ -35,12 +35,7 @@ public sealed class PrivateNode(WebApplicationFactory<Program> factory, HttpClie
 
             configure(b);
         });
-        using var operatorClient = factory.CreateClient();
-        operatorClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiFixture.OperatorKey);
-        var account = await (await operatorClient.PostJsonAsync("/v1/accounts", new { name = "private" })).ReadJsonAsync(HttpStatusCode.Created);
-        var admin = factory.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", account.GetProperty("apiKey").Str("key"));
-        return new PrivateNode(factory, admin, connectionString);
+        return new PrivateNode(factory, await AccountClientAsync(factory, "private"), connectionString);
     }
 
     /// <summary>Another node on the same database, with its own settings, using the same account key.</summary>
@@ -71,6 +66,25 @@ public sealed class PrivateNode(WebApplicationFactory<Program> factory, HttpClie
         var step = await (await Admin.PostJsonAsync("/v1/workflow-webhooks", new { name = "call", workflowId = "wf-" + Guid.NewGuid().ToString("N")[..8], stepId = "s1", connectionId = id }))
             .ReadJsonAsync(HttpStatusCode.Created);
         return new WorkflowStep(Admin, id, step.Id(), url);
+    }
+
+    /// <summary>An active step in a second account on this node, its connection tested like <see cref="ActiveStepAsync"/>'s.</summary>
+    public async Task<WorkflowStep> SecondAccountStepAsync(string url)
+    {
+        // Its client lives as long as the node's factory, which the test disposes.
+        var second = new PrivateNode(Factory, await AccountClientAsync(Factory, "second"), ConnectionString);
+        return await second.ActiveStepAsync(url, Builders.Connection(url));
+    }
+
+    /// <summary>A new account on the node (by the operator key), and a client with its admin key.</summary>
+    private static async Task<HttpClient> AccountClientAsync(WebApplicationFactory<Program> factory, string name)
+    {
+        using var operatorClient = factory.CreateClient();
+        operatorClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiFixture.OperatorKey);
+        var account = await (await operatorClient.PostJsonAsync("/v1/accounts", new { name })).ReadJsonAsync(HttpStatusCode.Created);
+        var admin = factory.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", account.GetProperty("apiKey").Str("key"));
+        return admin;
     }
 
     public async ValueTask DisposeAsync()
