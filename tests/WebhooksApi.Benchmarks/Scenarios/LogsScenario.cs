@@ -12,9 +12,11 @@ namespace WebhooksApi.Benchmarks.Scenarios;
 /// 6. The log list (GET /v1/logs) over N attempt rows. The rows are written straight into the
 /// attempts table (prepared INSERTs in large transactions on SQLite, binary COPY on PostgreSQL;
 /// through the API it would take hours), one every 100 ms of the recent past, 50,000 distinct
-/// contacts, mostly 200s with some 404/429/500, no test sends; each with its delivery, through
-/// which the contact filters find attempts (migration 20261202000015_AttemptSubjectsThroughDeliveries). Each filter is asked for its first page and for
-/// a page deep in the table (a cursor at the middle row), over HTTP; p50/p95 of 20 calls each.
+/// contacts and two more (one in every 50th row, one in every 1,000th), mostly 200s with some
+/// 404/429/500, no test sends; each row with its delivery, through which the contact filters
+/// find attempts (migration 20261202000015_AttemptSubjectsThroughDeliveries). Each filter is
+/// asked for its first page and for a page deep in the table (a cursor at the middle row), over
+/// HTTP; p50/p95 of 20 calls each.
 /// </summary>
 internal sealed class LogsScenario : Scenario
 {
