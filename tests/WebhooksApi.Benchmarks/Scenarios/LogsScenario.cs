@@ -335,14 +335,7 @@ internal sealed class LogsScenario : Scenario
             await copy.WriteAsync(Url, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(Headers, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(Body, NpgsqlDbType.Text, cancellationToken);
-            if (r.Status is { } status)
-            {
-                await copy.WriteAsync(status, NpgsqlDbType.Integer, cancellationToken);
-            }
-            else
-            {
-                await copy.WriteNullAsync(cancellationToken);
-            }
+            await WriteStatusAsync(copy, r.Status, cancellationToken);
 
             await copy.WriteAsync("{}", NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync("ok", NpgsqlDbType.Text, cancellationToken);
@@ -353,6 +346,9 @@ internal sealed class LogsScenario : Scenario
 
         await copy.CompleteAsync(cancellationToken);
     }
+
+    private static Task WriteStatusAsync(NpgsqlBinaryImporter copy, int? status, CancellationToken cancellationToken) =>
+        status is { } code ? copy.WriteAsync(code, NpgsqlDbType.Integer, cancellationToken) : copy.WriteNullAsync(cancellationToken);
 
     /// <summary>PostgreSQL: each attempt's delivery, as <see cref="CopyAsync"/> writes the attempts.</summary>
     private static async Task CopyDeliveriesAsync(NpgsqlConnection pg, Guid accountId, Guid connectionId, Guid stepId, DateTimeOffset start, int n, CancellationToken cancellationToken)
@@ -380,14 +376,7 @@ internal sealed class LogsScenario : Scenario
                 await copy.WriteAsync(r.At, NpgsqlDbType.TimestampTz, cancellationToken);
             }
 
-            if (r.Status is { } status)
-            {
-                await copy.WriteAsync(status, NpgsqlDbType.Integer, cancellationToken);
-            }
-            else
-            {
-                await copy.WriteNullAsync(cancellationToken);
-            }
+            await WriteStatusAsync(copy, r.Status, cancellationToken);
 
             await copy.WriteAsync(r.Outcome, NpgsqlDbType.Varchar, cancellationToken);
             for (var t = 0; t < 3; t++)
