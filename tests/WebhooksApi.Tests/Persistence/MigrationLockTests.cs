@@ -47,6 +47,25 @@ public sealed class MigrationLockTests(SqliteApi fixture) : ApiTests<SqliteApi>(
         Assert.Equal(0, await CountAsync(connectionString, "deliveries"));
     }
 
+    [Fact]
+    public async Task A_new_database_is_made_with_8_KiB_pages_and_one_made_before_keeps_its_own()
+    {
+        await using (var node = await PrivateNode.StartAsync(Fixture))
+        {
+            Assert.Equal(DatabaseInitializer.SqlitePageSize, await SqliteSql.ScalarAsync<long>(node.ConnectionString, "PRAGMA page_size"));
+        }
+
+        // A database from before (SQLite's default 4 KiB pages, in WAL mode, something in it).
+        var old = await Fixture.Databases.CreateRequiredAsync();
+        await SqliteSql.ExecuteAsync(old, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE kept (id INTEGER PRIMARY KEY); INSERT INTO kept VALUES (1);");
+        SqliteConnection.ClearAllPools();
+        await using var upgraded = Fixture.CreateFactory(b => b.UseSetting("ConnectionStrings:Webhooks", old));
+        await StartsAsync(upgraded);
+        Assert.Equal(4096, await SqliteSql.ScalarAsync<long>(old, "PRAGMA page_size"));
+        Assert.Equal(1, await CountAsync(old, "kept"));
+        Assert.Equal(0, await CountAsync(old, "deliveries"));
+    }
+
     /// <summary>Starts the app's host and asks it whether it is ready, within a deadline (a start stuck on the lock never returns).</summary>
     private static async Task StartsAsync(WebApplicationFactory<Program> factory)
     {
