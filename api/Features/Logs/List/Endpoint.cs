@@ -184,7 +184,7 @@ internal sealed class Endpoint : IEndpoint
         {
             var deliveries = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).OfContact(contact);
             // Counted on one index alone (an email's rows by identifier, without reading each row
-            // for its email column): at most a few more than match, which only picks the plan.
+            // for its email column): never fewer than match, and it only picks the plan.
             var bound = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).OfContact(
                 contact.ContactId is not null ? new ContactFilter(contact.ContactId, null, null) : new ContactFilter(null, null, contact.Identifier ?? contact.Email));
             var many = await bound.Take(sortLimit + 1).CountAsync(cancellationToken) > sortLimit;
