@@ -29,8 +29,9 @@ internal sealed class DatabaseInitializer(WebhooksDbContext db, ILogger<Database
             await db.Database.OpenConnectionAsync(cancellationToken);
             try
             {
-                await db.Database.ExecuteSqlRawAsync("PRAGMA page_size = 8192;", cancellationToken); // SqlitePageSize
-                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+                await using var pragmas = db.Database.GetDbConnection().CreateCommand();
+                pragmas.CommandText = $"PRAGMA page_size = {SqlitePageSize}; PRAGMA journal_mode=WAL;";
+                await pragmas.ExecuteNonQueryAsync(cancellationToken);
             }
             finally
             {

@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Linq.Expressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using WebhooksApi.Delivery;
 using Microsoft.Extensions.Options;
+using WebhooksApi.Delivery;
 using WebhooksApi.Http;
 using WebhooksApi.Jobs;
 using WebhooksApi.Persistence;
@@ -182,13 +182,12 @@ internal sealed class Endpoint : IEndpoint
         var sources = new List<Source>(2);
         if (test is not true)
         {
-            var deliveries = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).OfContact(contact);
+            var accounts = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId);
+            var deliveries = accounts.OfContact(contact);
             // Counted on one index alone (an email's rows by identifier, without reading each row
             // for its email column): never fewer than match, and it only picks the plan.
-            var bound = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId).OfContact(
-                contact.ContactId is not null ? new ContactFilter(contact.ContactId, null, null) : new ContactFilter(null, null, contact.Identifier ?? contact.Email));
-            var many = await bound.Take(sortLimit + 1).CountAsync(cancellationToken) > sortLimit;
-            if (many)
+            var bound = accounts.OfContact(contact.ContactId is not null ? new ContactFilter(contact.ContactId, null, null) : new ContactFilter(null, null, contact.Identifier ?? contact.Email));
+            if (await bound.Take(sortLimit + 1).CountAsync(cancellationToken) > sortLimit)
             {
                 sources.Add(new Source(log.Where(a => a.AccountId == accountId && deliveries.Any(d => d.Id == a.DeliveryId))));
             }
@@ -197,7 +196,7 @@ internal sealed class Endpoint : IEndpoint
                 // The email is the identifier of every row that has it: the deliveries are found by
                 // identifier from the index alone, and the email itself (which only a row would
                 // give) is checked on the page's attempts, which carry it too.
-                var byIdentifier = db.Deliveries.AsNoTracking().Where(d => d.AccountId == accountId && d.Identifier == email).OfContact(contact with { Email = null });
+                var byIdentifier = accounts.Where(d => d.Identifier == email).OfContact(contact with { Email = null });
                 sources.Add(new Source(log.Where(a => byIdentifier.Select(d => (Guid?)d.Id).Contains(a.DeliveryId)), IdsFirst: true, Recheck: a => a.Email == email));
             }
             else
