@@ -47,7 +47,20 @@ internal sealed partial class Dispatcher(
     private readonly ConcurrentDictionary<Guid, int> _leases = new();
     private readonly ConcurrentDictionary<Guid, ConnectionLoad> _load = new();
     private readonly SlowLane _lane = new(options.Value.SlowLaneSize, options.Value.MaxInFlight, options.Value.SlowResponseThreshold, TimeProvider.System);
+    /// <summary>Deliveries this node holds (<see cref="DispatcherOptions.MaxInFlight"/>): taken when a row is claimed or handed over, given back once its result is written.</summary>
     private SemaphoreSlim? _slots;
+
+    /// <summary>
+    /// The deliveries held beyond <see cref="_slots"/> (<see cref="DispatcherOptions.ClaimedLimit"/>
+    /// less MaxInFlight): only rows an accept hands to a connection known to answer fast (see Reserve).
+    /// </summary>
+    private SemaphoreSlim? _deepSlots;
+
+    /// <summary>The rows holding a deep slot, by id and claim token: their slot goes back there (see ReleaseSlot).</summary>
+    private readonly ConcurrentDictionary<(Guid Id, Guid Token), byte> _deep = new();
+
+    /// <summary>Requests in flight (<see cref="DispatcherOptions.MaxInFlight"/>): taken once a row is through its connection's gate, given back when its answer is in.</summary>
+    private SemaphoreSlim? _requests;
     private long _lastForget = TimeProvider.System.GetTimestamp();
     private long _sent;
     private long _recorded;
@@ -65,11 +78,24 @@ internal sealed partial class Dispatcher(
     /// <summary>Rows this node started as their accept handed them over, without a claim (tests and diagnostics).</summary>
     public long HandedOff => Interlocked.Read(ref _handedOffRows);
 
-    /// <summary>Request slots free now (tests and diagnostics): every row claimed or handed over holds one until its result is written.</summary>
-    public int FreeSlots => _slots?.CurrentCount ?? 0;
+    /// <summary>Slots free now, deep ones included (tests and diagnostics): every row claimed or handed over holds one until its result is written.</summary>
+    public int FreeSlots => (_slots?.CurrentCount ?? 0) + (_deepSlots?.CurrentCount ?? 0);
+
+    /// <summary>Deep slots free now (tests and diagnostics).</summary>
+    public int FreeDeepSlots => _deepSlots?.CurrentCount ?? 0;
+
+    /// <summary>Requests this node may start now before the next one waits (tests and diagnostics).</summary>
+    public int FreeRequests => _requests?.CurrentCount ?? 0;
 
     /// <summary>The rows a connection may have claimed here beyond its concurrency limit: an eighth of the slots, 1 to 100.</summary>
     private int QueueDepth => Math.Clamp(_options.MaxInFlight / 8, 1, 100);
+
+    /// <summary>
+    /// The rows a connection known to be fast may hold in deep slots beyond its limit plus
+    /// <see cref="QueueDepth"/>: an eighth of them (896 by default), so eight such connections
+    /// at their depth leave room for the others (see <see cref="DispatcherOptions.MaxClaimed"/>).
+    /// </summary>
+    private int DeepQueueDepth => (_options.ClaimedLimit - _options.MaxInFlight) / 8;
 
     /// <summary>One finished request, waiting to be written; <paramref name="Slow"/>: the lane it was claimed in.</summary>
     private sealed record Completion(WebhookDelivery Delivery, Connection Connection, bool CaptureResponse, ComposedRequest Composed, SendResult? Result, DateTimeOffset At, bool Slow);
@@ -82,6 +108,9 @@ internal sealed partial class Dispatcher(
         }
 
         _slots = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
+        var deep = _options.ClaimedLimit - _options.MaxInFlight;
+        _deepSlots = new SemaphoreSlim(deep, Math.Max(1, deep));
+        _requests = new SemaphoreSlim(Math.Max(1, _options.MaxInFlight), Math.Max(1, _options.MaxInFlight));
         // Requests in flight at shutdown get a grace period to finish (and be recorded) instead
         // of being cut off with the host's token; what still runs after it keeps its lease.
         using var sends = new CancellationTokenSource();
@@ -130,10 +159,10 @@ internal sealed partial class Dispatcher(
             // Let in-flight requests finish and their results be written before the host stops;
             // what does not finish keeps its lease and goes back to pending when it expires.
             var deadline = TimeProvider.System.GetUtcNow() + _options.ShutdownGrace;
-            for (var i = 0; i < _options.MaxInFlight; i++)
+            for (var i = 0; i < _options.ClaimedLimit; i++)
             {
                 var left = deadline - TimeProvider.System.GetUtcNow();
-                if (left <= TimeSpan.Zero || !await _slots.WaitAsync(left, CancellationToken.None))
+                if (left <= TimeSpan.Zero || !await (i < _options.MaxInFlight ? _slots : _deepSlots!).WaitAsync(left, CancellationToken.None))
                 {
                     break;
                 }
@@ -216,6 +245,19 @@ internal sealed partial class Dispatcher(
         }
     }
 
+    /// <summary>A row held here is finished (written, or given up to its lease): its slot, deep or not, is free again.</summary>
+    private void ReleaseSlot(WebhookDelivery row)
+    {
+        if (!_deep.IsEmpty && _deep.TryRemove((row.Id, row.ClaimToken ?? Guid.Empty), out _))
+        {
+            _deepSlots!.Release();
+        }
+        else
+        {
+            _slots!.Release();
+        }
+    }
+
     /// <summary>One row of a claim is finished here (written, or given up to its lease): stop renewing it.</summary>
     private void Release(Guid? token)
     {
@@ -257,7 +299,7 @@ internal sealed partial class Dispatcher(
         // connection holding its limit plus a queue here gets no more rows until the queue has
         // drained, or an endpoint that hangs would soon hold every slot and starve all other
         // connections (before: 20 deliveries to a hanging endpoint delayed everyone by ~50 s on
-        // an 8-slot node). The queue, an eighth of the slots up to 100, keeps fast endpoints busy.
+        // an 8-slot node). The queue, an eighth of the slots, keeps fast endpoints busy.
         var queue = QueueDepth;
         var saturated = _load.Where(l => l.Value.Saturated(queue)).Select(l => l.Key).ToList();
         // Slow connections share a lane while a responsive one is busy (see SlowLane): left out
@@ -399,15 +441,27 @@ internal sealed partial class Dispatcher(
         try
         {
             using var gate = await limiters.EnterAsync(connection.Id, connection.MaxConcurrency, connection.RateLimitPerSecond, cancellationToken);
-            var at = time.GetUtcNow();
-            var input = Input(delivery, step, accountName, at);
-            var composed = composer.Compose(connection, auth, input, renderLimit: _options.TemplateRenderTimeLimit);
+            // Through the gate, then one of the node's requests: a row waiting for its connection
+            // holds no request, so the rows held here may outnumber the requests in flight.
+            await _requests!.WaitAsync(cancellationToken);
+            DateTimeOffset at;
+            ComposedRequest composed;
             SendResult? result = null;
-            if (composed.Request is not null)
+            try
             {
-                result = await sender.SendAsync(composed.Request, connection.ExpectJsonResponse, cancellationToken);
-                _lane.Observe(connection.Id, result.DurationMs);
-                Interlocked.Increment(ref _sent);
+                at = time.GetUtcNow();
+                var input = Input(delivery, step, accountName, at);
+                composed = composer.Compose(connection, auth, input, renderLimit: _options.TemplateRenderTimeLimit);
+                if (composed.Request is not null)
+                {
+                    result = await sender.SendAsync(composed.Request, connection.ExpectJsonResponse, cancellationToken);
+                    _lane.Observe(connection.Id, result.DurationMs);
+                    Interlocked.Increment(ref _sent);
+                }
+            }
+            finally
+            {
+                _requests.Release();
             }
 
             await _completions.Writer.WriteAsync(new Completion(delivery, connection, step?.CaptureResponse ?? false, composed, result, at, slow), CancellationToken.None);
@@ -427,7 +481,7 @@ internal sealed partial class Dispatcher(
             if (!queued)
             {
                 Release(delivery.ClaimToken);
-                _slots!.Release();
+                ReleaseSlot(delivery);
                 laneReopened = _lane.Finished(connection.Id, slow);
             }
 
@@ -444,9 +498,18 @@ internal sealed partial class Dispatcher(
     /// <summary>
     /// What this node takes of an accept's rows before they are written (see DeliveryHandoff):
     /// rows due now, of a connection it has claimed for before (so it knows its limit) that is
-    /// not ordered, not slow and not at its limit plus queue, each while a request slot is free.
+    /// not ordered, not slow and not at its limit plus queue, each while a slot is free; past
+    /// that, rows of a connection known to answer fast, in the deep slots, up to its deep queue.
     /// Called by the accept's writer; quick, and it waits for nothing.
     /// </summary>
+    /// <remarks>
+    /// Why deep slots: a row left behind waits in the database for a claim, a statement on SQLite's
+    /// one writer (~23 us a row), while a row handed over is written already claimed. With only
+    /// the slots (1,024, a queue of 100 a connection), a fast connection's accepts soon found its
+    /// queue full and most rows went the claim's way. Only a connection measured fast gets them:
+    /// slow endpoints, and ones not measured yet, still share the slots as before, so 1,000 slow
+    /// connections cannot take thousands of rows before the slow lane knows them (issue #8, `fanout`).
+    /// </remarks>
     internal Reservation? Reserve(IReadOnlyList<WebhookDelivery> rows)
     {
         var slots = _slots;
@@ -459,6 +522,8 @@ internal sealed partial class Dispatcher(
         var token = Guid.NewGuid();
         var until = now + _options.Lease;
         var queue = QueueDepth;
+        var deepQueue = queue + DeepQueueDepth;
+        var deepSlots = _deepSlots!;
         WebhookDelivery[]? written = null;
         List<(WebhookDelivery Row, bool Slow)>? claimed = null;
         lock (_loadGate)
@@ -472,18 +537,29 @@ internal sealed partial class Dispatcher(
             {
                 var row = rows[i];
                 if (row.Status != DeliveryStatuses.Pending || row.Ordered || row.NextAttemptAt > now
-                    || !_load.TryGetValue(row.ConnectionId, out var load) || load.Saturated(queue) || _lane.IsSlow(row.ConnectionId))
+                    || !_load.TryGetValue(row.ConnectionId, out var load) || _lane.IsSlow(row.ConnectionId))
                 {
                     continue;
                 }
 
-                if (!slots.Wait(0))
+                var deep = false;
+                if (load.Saturated(queue) || !slots.Wait(0))
                 {
-                    break;
+                    if (!_lane.IsFast(row.ConnectionId) || load.Saturated(deepQueue) || !deepSlots.Wait(0))
+                    {
+                        continue;
+                    }
+
+                    deep = true;
                 }
 
                 load.Claimed();
                 var copy = row.ClaimedCopy(token, until);
+                if (deep)
+                {
+                    _deep[(copy.Id, token)] = 0;
+                }
+
                 (written ??= [.. rows])[i] = copy;
                 (claimed ??= []).Add((copy, _lane.Claimed(row.ConnectionId)));
             }
@@ -518,7 +594,7 @@ internal sealed partial class Dispatcher(
         foreach (var (row, slow) in rows)
         {
             Release(token);
-            _slots!.Release();
+            ReleaseSlot(row);
             reopened |= _lane.Finished(row.ConnectionId, slow);
             reopened |= _load.TryGetValue(row.ConnectionId, out var load) && load.Finished();
         }
@@ -637,7 +713,7 @@ internal sealed partial class Dispatcher(
         while (await _completions.Reader.WaitToReadAsync(CancellationToken.None))
         {
             batch.Clear();
-            while (batch.Count < _options.MaxInFlight && _completions.Reader.TryRead(out var completion))
+            while (batch.Count < _options.ClaimedLimit && _completions.Reader.TryRead(out var completion))
             {
                 batch.Add(completion);
             }
@@ -672,9 +748,9 @@ internal sealed partial class Dispatcher(
             {
                 Release(completion.Delivery.ClaimToken);
                 // A slot is freed only once its result is written: sent-but-unrecorded requests
-                // (what a kill -9 loses and sends again) stay bounded by MaxInFlight instead of
+                // (what a kill -9 loses and sends again) stay bounded by the slots instead of
                 // piling up in memory when the database writes slower than the receivers answer.
-                _slots!.Release();
+                ReleaseSlot(completion.Delivery);
                 // The lane counts slots too. A responsive connection's rows left it when their
                 // requests ended, before this write: under load (writes of 100+ ms) it looked
                 // idle while its rows still held the slots its next claim waited for, and slow

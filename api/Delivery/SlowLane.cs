@@ -47,7 +47,7 @@ internal sealed class SlowLane
     private int _turn;
 
     /// <param name="slots">The lane's size while a responsive connection is busy.</param>
-    /// <param name="inFlight">The node's slots, all connections together (MaxInFlight).</param>
+    /// <param name="inFlight">The node's requests in flight, all connections together (MaxInFlight): slow rows, each soon a request, are held to it less the reserve.</param>
     /// <param name="recheck">How long a slow connection found with nothing due is left out of the lane's claims (see <see cref="NothingDue"/>); 1 s when not given.</param>
     public SlowLane(int slots, int inFlight, TimeSpan threshold, TimeProvider time, TimeSpan? recheck = null)
     {
@@ -90,6 +90,9 @@ internal sealed class SlowLane
 
     /// <summary>Slow while the average is at or above the threshold; a connection never measured is responsive.</summary>
     public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && Slow(average);
+
+    /// <summary>Measured here and answering under the threshold on average: known to be fast, not merely not known to be slow.</summary>
+    public bool IsFast(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && !Slow(average);
 
     /// <summary>Connections with an average on this node now.</summary>
     public int Measured => _averageMs.Count;

@@ -332,9 +332,9 @@ public abstract class HostileReceiverTests<TFixture>(TFixture fixture) : ApiTest
     public async Task A_hanging_connection_holds_only_its_own_slots_and_others_keep_delivering()
     {
         SkipIfUnavailable();
-        // A node of its own with 8 request slots, so a backlog of 20 on one endpoint is more than
-        // the node can run at once (on the shared node 1024 slots hide the problem).
-        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "8"));
+        // A node of its own holding 8 deliveries with 8 requests, so a backlog of 20 on one endpoint
+        // is more than the node can hold at once (on the shared node 8,192 slots hide the problem).
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "8"), ("Delivery:MaxClaimed", "8"));
         await using var hang = HostileServer.TestOkThen(e => e.HangUntilClientClosesAsync());
         var stuck = await node.ActiveStepAsync(hang.Url, Connection(hang.Url, timeoutSeconds: 5).With("maxConcurrency", 2));
         await stuck.ExecuteAsync(new { items = Enumerable.Range(0, 20).Select(i => new { contact = new { id = $"stuck-{i}" } }).ToArray() });

@@ -217,7 +217,7 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
     {
         await using var sent = await SentOnceAsync("r-first");
         var committer = sent.Node.Factory.Services.GetRequiredService<AcceptCommitter>();
-        var slots = sent.Node.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value.MaxInFlight;
+        var options = sent.Node.Factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatcherOptions>>().Value;
         List<WebhookDelivery> Rows(params string[] contacts) => [.. contacts.Select(c => sent.DueRow(c, Fixture.Time.GetUtcNow()))];
         var duplicate = sent.DueRow("r-duplicate", Fixture.Time.GetUtcNow());
         duplicate.Id = Guid.Parse(sent.FirstId);
@@ -238,7 +238,8 @@ public abstract class AcceptGroupCommitTests<TFixture>(TFixture fixture) : ApiTe
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => failing);
         var url = sent.Step.Url;
         await Eventually.WaitAsync(() => Fixture.Receiver.Received(url).Count(r => r.BodyText.Contains("r-good-", StringComparison.Ordinal)) == 2, "the good request's two rows at the receiver");
-        await Eventually.WaitAsync(() => Task.FromResult(sent.Dispatcher.FreeSlots), free => free == slots, "every request slot free again");
+        await Eventually.WaitAsync(() => Task.FromResult(sent.Dispatcher.FreeSlots), free => free == options.ClaimedLimit, "every slot free again");
+        Assert.Equal(options.MaxInFlight, sent.Dispatcher.FreeRequests);
         Assert.Equal(sent.HandedOff + 2, sent.Dispatcher.HandedOff);
         Assert.DoesNotContain(Fixture.Receiver.Received(url), r => r.BodyText.Contains("r-failing", StringComparison.Ordinal) || r.BodyText.Contains("r-duplicate", StringComparison.Ordinal));
     }

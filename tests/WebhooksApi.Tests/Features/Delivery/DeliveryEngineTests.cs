@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using WebhooksApi.Tests.Infrastructure;
 
 namespace WebhooksApi.Tests.Features.Delivery;
@@ -188,6 +189,70 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
 
         await Eventually.WaitAsync(() => Workflow(url).Count >= 20, "20 deliveries");
         Assert.InRange(peak, 1, 2);
+    }
+
+    [SkippableFact]
+    public async Task Accepts_hand_a_fast_connection_more_rows_than_requests_in_flight_and_never_send_more_at_once()
+    {
+        SkipIfUnavailable();
+        // Two slots and two requests in flight; 32 deep slots, of which a connection known to be
+        // fast may take rows up to its limit (2) plus a queue (1) plus an eighth of them (4): 7.
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "2"), ("Delivery:MaxClaimed", "34"));
+        var dispatcher = node.Factory.Services.GetRequiredService<WebhooksApi.Delivery.Dispatcher>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = false;
+        var open = 0;
+        var peak = 0;
+        async Task HoldAsync(HttpContext context)
+        {
+            if (Volatile.Read(ref holding))
+            {
+                InterlockedMax(ref peak, Interlocked.Increment(ref open));
+                await release.Task;
+                Interlocked.Decrement(ref open);
+            }
+
+            await context.Response.WriteAsync("{}");
+        }
+
+        // Each connection delivers once first: claimed (the node learns its limit) and measured fast.
+        var steps = new List<WorkflowStep>();
+        for (var c = 0; c < 2; c++)
+        {
+            var url = Fixture.Receiver.NewEndpoint(HoldAsync);
+            var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 2));
+            var first = (await step.ExecuteAsync(EngineBuilders.Contact($"first-{c}"))).GetProperty("items")[0].Id();
+            await Eventually.WaitAsync(() => step.DeliveryAsync(first), d => d.Str("status") == "succeeded", "the first delivery");
+            steps.Add(step);
+        }
+
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 34, "the first deliveries' slots free again");
+        Volatile.Write(ref holding, true);
+        var sent = new List<(WorkflowStep Step, string Id)>();
+        foreach (var step in steps)
+        {
+            var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, 10).Select(i => new { contact = new { id = $"held-{i}" } }).ToArray() });
+            sent.AddRange(accepted.GetProperty("items").EnumerateArray().Select(i => (step, i.Id())));
+        }
+
+        // Seven rows of each accept handed over: the first connection's first two in the two
+        // slots, the other twelve in deep slots; six left for a claim.
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 34 - 14, "fourteen rows held by the node");
+        Assert.Equal(32 - 12, dispatcher.FreeDeepSlots);
+        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref open)), n => n == 2, "two requests at the receivers");
+        Assert.Equal(0, dispatcher.FreeRequests);
+
+        release.SetResult();
+        foreach (var (step, id) in sent)
+        {
+            await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery");
+        }
+
+        // Each connection's gate would have let two through: four at once without the node's limit.
+        Assert.Equal(2, peak);
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 34, "every slot free again");
+        Assert.Equal(32, dispatcher.FreeDeepSlots);
+        Assert.Equal(2, dispatcher.FreeRequests);
     }
 
     private static void InterlockedMax(ref int target, int value)
