@@ -255,6 +255,73 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         Assert.Equal(2, dispatcher.FreeRequests);
     }
 
+    [SkippableFact]
+    public async Task A_fast_connections_backlog_is_claimed_past_its_queue_into_deep_slots()
+    {
+        SkipIfUnavailable();
+        // Eight slots and eight requests in flight; 32 deep slots. A connection (limit 2) takes
+        // its limit plus a queue of one from a claim into the slots and, known to be fast, more
+        // from a deep claim: its limit plus an eighth of the deep slots (4) at a time.
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "8"), ("Delivery:MaxClaimed", "40"));
+        var dispatcher = node.Factory.Services.GetRequiredService<WebhooksApi.Delivery.Dispatcher>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        const int Answer = 0, Gone = 1, Hold = 2;
+        var mode = Answer;
+        var open = 0;
+        var peak = 0;
+        async Task EndpointAsync(HttpContext context)
+        {
+            // Executions only: the test send that activating the connection again makes is answered.
+            using var reader = new StreamReader(context.Request.Body);
+            if ((await reader.ReadToEndAsync()).Contains("\"workflow.execution\"", StringComparison.Ordinal))
+            {
+                switch (Volatile.Read(ref mode))
+                {
+                    case Gone:
+                        context.Response.StatusCode = 410;
+                        return;
+                    case Hold:
+                        InterlockedMax(ref peak, Interlocked.Increment(ref open));
+                        await release.Task;
+                        Interlocked.Decrement(ref open);
+                        break;
+                }
+            }
+
+            await context.Response.WriteAsync("{}");
+        }
+
+        var url = Fixture.Receiver.NewEndpoint(EndpointAsync);
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 2));
+        var first = (await step.ExecuteAsync(EngineBuilders.Contact("first"))).GetProperty("items")[0].Id();
+        await Eventually.WaitAsync(() => step.DeliveryAsync(first), d => d.Str("status") == "succeeded", "the first delivery");
+
+        // A quick 410 stops the connection (it stays known to answer fast); what it is sent now is held.
+        Volatile.Write(ref mode, Gone);
+        var ids = new List<string> { (await step.ExecuteAsync(EngineBuilders.Contact("gone"))).GetProperty("items")[0].Id() };
+        await Eventually.WaitAsync(() => step.DeliveryAsync(ids[0]), d => d.Str("status") == "held", "the connection stopped by its 410");
+        var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, 20).Select(i => new { contact = new { id = $"backlog-{i}" } }).ToArray() });
+        ids.AddRange(accepted.GetProperty("items").EnumerateArray().Select(i => i.Id()));
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 40, "every slot free before the backlog is let go");
+        Volatile.Write(ref mode, Hold);
+        (await step.Admin.ActionAsync(step.ConnectionId, "activate")).EnsureSuccessStatusCode();
+
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeDeepSlots), free => free < 32, "rows of the backlog claimed into deep slots");
+        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref open)), n => n == 2, "two requests at the receiver");
+        Assert.Equal(8 - 2, dispatcher.FreeRequests);
+
+        release.SetResult();
+        foreach (var id in ids)
+        {
+            await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery of the backlog");
+        }
+
+        Assert.Equal(2, peak);
+        await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 40, "every slot free again");
+        Assert.Equal(32, dispatcher.FreeDeepSlots);
+        Assert.Equal(8, dispatcher.FreeRequests);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
