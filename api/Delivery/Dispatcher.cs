@@ -52,7 +52,8 @@ internal sealed partial class Dispatcher(
 
     /// <summary>
     /// The deliveries held beyond <see cref="_slots"/> (<see cref="DispatcherOptions.ClaimedLimit"/>
-    /// less MaxInFlight): only rows an accept hands to a connection known to answer fast (see Reserve).
+    /// less MaxInFlight): only rows of a connection known to answer fast, past its limit plus
+    /// queue, handed over by an accept (see Reserve) or claimed (see ClaimDeepAsync).
     /// </summary>
     private SemaphoreSlim? _deepSlots;
 
@@ -299,7 +300,7 @@ internal sealed partial class Dispatcher(
         // connection holding its limit plus a queue here gets no more rows until the queue has
         // drained, or an endpoint that hangs would soon hold every slot and starve all other
         // connections (before: 20 deliveries to a hanging endpoint delayed everyone by ~50 s on
-        // an 8-slot node). The queue, an eighth of the slots, keeps fast endpoints busy.
+        // an 8-slot node). The queue, an eighth of the slots up to 100, keeps fast endpoints busy.
         var queue = QueueDepth;
         var saturated = _load.Where(l => l.Value.Saturated(queue)).Select(l => l.Key).ToList();
         // Slow connections share a lane while a responsive one is busy (see SlowLane): left out

@@ -199,17 +199,13 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         // fast may take rows up to its limit (2) plus a queue (1) plus an eighth of them (4): 7.
         await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "2"), ("Delivery:MaxClaimed", "34"));
         var dispatcher = node.Factory.Services.GetRequiredService<WebhooksApi.Delivery.Dispatcher>();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new HeldRequests();
         var holding = false;
-        var open = 0;
-        var peak = 0;
         async Task HoldAsync(HttpContext context)
         {
             if (Volatile.Read(ref holding))
             {
-                InterlockedMax(ref peak, Interlocked.Increment(ref open));
-                await release.Task;
-                Interlocked.Decrement(ref open);
+                await held.HoldAsync();
             }
 
             await context.Response.WriteAsync("{}");
@@ -239,17 +235,17 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         // slots, the other twelve in deep slots; six left for a claim.
         await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 34 - 14, "fourteen rows held by the node");
         Assert.Equal(32 - 12, dispatcher.FreeDeepSlots);
-        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref open)), n => n == 2, "two requests at the receivers");
+        await Eventually.WaitAsync(() => Task.FromResult(held.Open), n => n == 2, "two requests at the receivers");
         Assert.Equal(0, dispatcher.FreeRequests);
 
-        release.SetResult();
+        held.Release();
         foreach (var (step, id) in sent)
         {
             await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery");
         }
 
         // Each connection's gate would have let two through: four at once without the node's limit.
-        Assert.Equal(2, peak);
+        Assert.Equal(2, held.Peak);
         await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 34, "every slot free again");
         Assert.Equal(32, dispatcher.FreeDeepSlots);
         Assert.Equal(2, dispatcher.FreeRequests);
@@ -264,11 +260,9 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         // from a deep claim: its limit plus an eighth of the deep slots (4) at a time.
         await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "8"), ("Delivery:MaxClaimed", "40"));
         var dispatcher = node.Factory.Services.GetRequiredService<WebhooksApi.Delivery.Dispatcher>();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new HeldRequests();
         const int Answer = 0, Gone = 1, Hold = 2;
         var mode = Answer;
-        var open = 0;
-        var peak = 0;
         async Task EndpointAsync(HttpContext context)
         {
             // Executions only: the test send that activating the connection again makes is answered.
@@ -281,9 +275,7 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
                         context.Response.StatusCode = 410;
                         return;
                     case Hold:
-                        InterlockedMax(ref peak, Interlocked.Increment(ref open));
-                        await release.Task;
-                        Interlocked.Decrement(ref open);
+                        await held.HoldAsync();
                         break;
                 }
             }
@@ -307,19 +299,40 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         (await step.Admin.ActionAsync(step.ConnectionId, "activate")).EnsureSuccessStatusCode();
 
         await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeDeepSlots), free => free < 32, "rows of the backlog claimed into deep slots");
-        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref open)), n => n == 2, "two requests at the receiver");
+        await Eventually.WaitAsync(() => Task.FromResult(held.Open), n => n == 2, "two requests at the receiver");
         Assert.Equal(8 - 2, dispatcher.FreeRequests);
 
-        release.SetResult();
+        held.Release();
         foreach (var id in ids)
         {
             await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery of the backlog");
         }
 
-        Assert.Equal(2, peak);
+        Assert.Equal(2, held.Peak);
         await Eventually.WaitAsync(() => Task.FromResult(dispatcher.FreeSlots), free => free == 40, "every slot free again");
         Assert.Equal(32, dispatcher.FreeDeepSlots);
         Assert.Equal(8, dispatcher.FreeRequests);
+    }
+
+    /// <summary>Requests an endpoint holds until released, counted: how many are open now, and the most at once.</summary>
+    private sealed class HeldRequests
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _open;
+        private int _peak;
+
+        public int Open => Volatile.Read(ref _open);
+
+        public int Peak => Volatile.Read(ref _peak);
+
+        public void Release() => _release.SetResult();
+
+        public async Task HoldAsync()
+        {
+            InterlockedMax(ref _peak, Interlocked.Increment(ref _open));
+            await _release.Task;
+            Interlocked.Decrement(ref _open);
+        }
     }
 
     private static void InterlockedMax(ref int target, int value)
