@@ -249,7 +249,8 @@ internal sealed partial class Dispatcher(
     /// <summary>A row held here is finished (written, or given up to its lease): its slot, deep or not, is free again.</summary>
     private void ReleaseSlot(WebhookDelivery row)
     {
-        if (!_deep.IsEmpty && _deep.TryRemove((row.Id, row.ClaimToken ?? Guid.Empty), out _))
+        // TryRemove alone: IsEmpty on an empty dictionary takes every one of its locks, on each release.
+        if (_deep.TryRemove((row.Id, row.ClaimToken ?? Guid.Empty), out _))
         {
             _deepSlots!.Release();
         }
@@ -302,16 +303,28 @@ internal sealed partial class Dispatcher(
         // connections (before: 20 deliveries to a hanging endpoint delayed everyone by ~50 s on
         // an 8-slot node). The queue, an eighth of the slots up to 100, keeps fast endpoints busy.
         var queue = QueueDepth;
-        var saturated = _load.Where(l => l.Value.Saturated(queue)).Select(l => l.Key).ToList();
+        var deepQueue = queue + DeepQueueDepth;
+        var deepRoom = Math.Min(_options.BatchSize, _deepSlots!.CurrentCount);
+        var saturated = new List<Guid>();
+        var deep = new HashSet<Guid>();
+        foreach (var (connectionId, load) in _load)
+        {
+            if (load.Saturated(queue))
+            {
+                saturated.Add(connectionId);
+                // Known to be fast and short of its deep queue: its rows are claimed into deep
+                // slots (see Reserve), in the same round.
+                if (deepRoom > 0 && !load.Saturated(deepQueue) && _lane.IsFast(connectionId))
+                {
+                    deep.Add(connectionId);
+                }
+            }
+        }
+
         // Slow connections share a lane while a responsive one is busy (see SlowLane): left out
         // when it is full, and a claim never takes more rows than it has room for.
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
-        // Connections known to be fast, at their limit plus queue but not at their deep queue:
-        // their rows are claimed into deep slots (see Reserve), in the same round.
-        var deepQueue = queue + DeepQueueDepth;
-        var deepRoom = Math.Min(_options.BatchSize, _deepSlots!.CurrentCount);
-        HashSet<Guid> deep = deepRoom <= 0 ? [] : _load.Where(l => l.Value.Saturated(queue) && !l.Value.Saturated(deepQueue) && _lane.IsFast(l.Key)).Select(l => l.Key).ToHashSet();
         List<WebhookDelivery> claimed;
         if (writes.SharesWriter && lane.MaxRows is { } room)
         {
@@ -442,7 +455,7 @@ internal sealed partial class Dispatcher(
     private Task<List<WebhookDelivery>> ClaimDeepAsync(WebhooksDbContext w, DateTimeOffset now, int room, HashSet<Guid> deep, CancellationToken cancellationToken) =>
         deep.Count == 0 || room <= 0
             ? Task.FromResult(new List<WebhookDelivery>())
-            : DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, room, DeepQueueDepth, [.. deep], room, cancellationToken);
+            : DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, room, DeepQueueDepth, deep, room, cancellationToken);
 
     /// <summary>
     /// The slow lane's claim (SQLite, in the writer's round): slow connections a turn at a time
