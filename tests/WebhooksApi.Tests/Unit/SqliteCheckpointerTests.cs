@@ -51,9 +51,11 @@ public sealed class SqliteCheckpointerTests : IDisposable
 
         Assert.True(checkpointer.Restarts >= 3, $"The log started over {checkpointer.Restarts} time(s) in {committed} pages of commits.");
 
-        // Each start over follows one checkpoint of about a mark of frames, not one per commit.
+        // A checkpoint per mark of frames or so, not one per commit (ten a mark here). On a busy
+        // machine a checkpoint can find part of a mark committed meanwhile and be followed by
+        // another before the log starts over: 8 for 4 marks while the whole suite ran.
         var marks = committed / SqliteCheckpointer.DuePages;
-        Assert.InRange(checkpointer.Checkpoints, 1, marks + 3);
+        Assert.InRange(checkpointer.Checkpoints, 1, (2 * marks) + 3);
         // The log's file keeps the longest the log ever was: far less than everything committed.
         Assert.True(new FileInfo(_file + "-wal").Length < committed * 4_096 / 2, $"The log file holds {new FileInfo(_file + "-wal").Length} bytes after {committed} pages of commits.");
         await checkpointer.StopAsync(CancellationToken.None);
