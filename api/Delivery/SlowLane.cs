@@ -78,11 +78,20 @@ internal sealed class SlowLane
         Volatile.Read(ref _responsiveClaimed) > 0
         || (Interlocked.Read(ref _responsiveIdleSince) is var since && since != long.MinValue && _time.GetElapsedTime(since) < _threshold);
 
-    /// <summary>Folds one request's response time into its connection's average.</summary>
-    public void Observe(Guid connectionId, int durationMs)
+    /// <summary>Folds one request's response time into its connection's average; true when it is the connection's first here (it was not measured).</summary>
+    public bool Observe(Guid connectionId, int durationMs)
     {
         var now = _time.GetTimestamp();
-        _averageMs.AddOrUpdate(connectionId, new Average(durationMs, now), (_, average) => new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now));
+        var first = false;
+        _averageMs.AddOrUpdate(
+            connectionId,
+            _ =>
+            {
+                first = true;
+                return new Average(durationMs, now);
+            },
+            (_, average) => new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now));
+        return first;
     }
 
     /// <summary>The connection's average response time, or null before its first measured request (or after it was forgotten).</summary>
@@ -93,6 +102,9 @@ internal sealed class SlowLane
 
     /// <summary>Measured here and answering under the threshold on average: known to be fast, not merely not known to be slow.</summary>
     public bool IsFast(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && !Slow(average);
+
+    /// <summary>The connection has an average here: it answered a request since it was last forgotten.</summary>
+    public bool IsMeasured(Guid connectionId) => _averageMs.ContainsKey(connectionId);
 
     /// <summary>Connections with an average on this node now.</summary>
     public int Measured => _averageMs.Count;

@@ -32,10 +32,27 @@ public sealed class SlowLaneTests
         Assert.False(lane.IsSlow(Slow));
         Assert.Null(lane.AverageMs(Slow));
 
-        lane.Observe(Slow, 250);
+        Assert.False(lane.IsMeasured(Slow));
+
+        Assert.True(lane.Observe(Slow, 250));
 
         Assert.Equal(250, lane.AverageMs(Slow));
         Assert.True(lane.IsSlow(Slow));
+        Assert.True(lane.IsMeasured(Slow));
+        // Only the first answer says so: the dispatcher claims again for a connection it held back until then.
+        Assert.False(lane.Observe(Slow, 250));
+    }
+
+    [Fact]
+    public void A_forgotten_connection_is_not_measured_again_until_its_next_answer()
+    {
+        var lane = Lane(8);
+        _time.Advance(TimeSpan.FromMinutes(10));
+        lane.Forget(TimeSpan.FromMinutes(10));
+
+        Assert.False(lane.IsMeasured(Fast));
+        Assert.True(lane.Observe(Fast, 5));
+        Assert.True(lane.IsMeasured(Fast));
     }
 
     [Fact]

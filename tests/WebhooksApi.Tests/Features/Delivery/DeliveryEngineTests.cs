@@ -314,6 +314,55 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         Assert.Equal(8, dispatcher.FreeRequests);
     }
 
+    [SkippableFact]
+    public async Task A_connection_that_has_not_answered_yet_gets_no_more_rows_until_it_does()
+    {
+        SkipIfUnavailable();
+        // A threshold no held request reaches: the connection is measured fast once it answers.
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "64"), ("Delivery:SlowResponseThreshold", "01:00:00"));
+        var held = new HeldRequests();
+        async Task HoldAsync(HttpContext context)
+        {
+            // Executions only: the test send of activation is answered.
+            using var reader = new StreamReader(context.Request.Body);
+            if ((await reader.ReadToEndAsync()).Contains("\"workflow.execution\"", StringComparison.Ordinal))
+            {
+                await held.HoldAsync();
+            }
+
+            await context.Response.WriteAsync("{}");
+        }
+
+        var url = Fixture.Receiver.NewEndpoint(HoldAsync);
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 10));
+        var other = Fixture.Receiver.NewEndpoint();
+        var otherStep = await node.ActiveStepAsync(other, Builders.Connection(other));
+
+        // Its first row is claimed and held at the receiver: no answer yet.
+        var first = (await step.ExecuteAsync(EngineBuilders.Contact("first"))).GetProperty("items")[0].Id();
+        await Eventually.WaitAsync(() => Task.FromResult(held.Open), n => n == 1, "the first request at the receiver");
+
+        // Under its limit (10) and queue (8), yet neither this accept hands it more rows nor the
+        // claim that takes the other connection's row (due later) claims them.
+        var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, 5).Select(i => new { contact = new { id = $"waiting-{i}" } }).ToArray() });
+        var waiting = accepted.GetProperty("items").EnumerateArray().Select(i => i.Id()).ToList();
+        var otherId = (await otherStep.ExecuteAsync(EngineBuilders.Contact("other"))).GetProperty("items")[0].Id();
+        await Eventually.WaitAsync(() => otherStep.DeliveryAsync(otherId), d => d.Str("status") == "succeeded", "the other connection's delivery");
+        foreach (var id in waiting)
+        {
+            Assert.Equal("pending", (await step.DeliveryAsync(id)).Str("status"));
+        }
+
+        Assert.Equal(1, held.Open);
+
+        // Answered (and measured fast), it gets its rows.
+        held.Release();
+        foreach (var id in waiting.Prepend(first))
+        {
+            await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery");
+        }
+    }
+
     /// <summary>Requests an endpoint holds until released, counted: how many are open now, and the most at once.</summary>
     private sealed class HeldRequests
     {
