@@ -638,9 +638,9 @@ internal sealed partial class Dispatcher(
     /// for a slow endpoint) each claim and accept gave it more rows, up to its limit plus queue.
     /// In `fanout` a quarter of the 1,000 slow connections had not answered yet when the fast
     /// phase began, and their rows held nearly all of the node's 1,024 slots: the fast connection
-    /// got 0.81-0.86 of the sends and kept 0.58-0.82 of its solo rate; held to one claim or accept
-    /// each until measured, 0.90-0.92 and 0.74-1.01 (issue #8). A fast endpoint answers its first
-    /// rows within milliseconds, and is then claimed for as before.
+    /// got 0.80-0.87 of the sends and kept 0.58-0.78 of its solo rate; held to one claim or accept
+    /// each until measured, 0.89-0.91 and 0.74-0.89 (six runs each, issue #8). A fast endpoint
+    /// answers its first rows within milliseconds, and is then claimed for as before.
     /// </remarks>
     private bool Unproven(Guid connectionId, ConnectionLoad load) => !load.Idle && !_lane.IsMeasured(connectionId);
 

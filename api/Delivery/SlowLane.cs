@@ -78,7 +78,7 @@ internal sealed class SlowLane
         Volatile.Read(ref _responsiveClaimed) > 0
         || (Interlocked.Read(ref _responsiveIdleSince) is var since && since != long.MinValue && _time.GetElapsedTime(since) < _threshold);
 
-    /// <summary>Folds one request's response time into its connection's average; true when it is the connection's first here (it was not measured).</summary>
+    /// <summary>Folds one request's response time into its connection's average; true when this answer made the average (the connection was not measured).</summary>
     public bool Observe(Guid connectionId, int durationMs)
     {
         var now = _time.GetTimestamp();
@@ -90,7 +90,12 @@ internal sealed class SlowLane
                 first = true;
                 return new Average(durationMs, now);
             },
-            (_, average) => new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now));
+            (_, average) =>
+            {
+                // Also after an add that lost to another answer's: the last call made is what happened.
+                first = false;
+                return new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now);
+            });
         return first;
     }
 
