@@ -308,7 +308,6 @@ internal sealed partial class Dispatcher(
         var deepRoom = Math.Min(_options.BatchSize, _deepSlots!.CurrentCount);
         var saturated = new List<Guid>();
         var deep = new HashSet<Guid>();
-        var measured = new HashSet<Guid>();
         foreach (var (connectionId, load) in _load)
         {
             if (load.Saturated(queue) || Unproven(connectionId, load))
@@ -321,17 +320,12 @@ internal sealed partial class Dispatcher(
                     deep.Add(connectionId);
                 }
             }
-            else if (_lane.IsMeasured(connectionId))
-            {
-                measured.Add(connectionId);
-            }
         }
 
         // Slow connections share a lane while a responsive one is busy (see SlowLane): left out
         // when it is full, and a claim never takes more rows than it has room for.
         var lane = _lane.Plan();
         saturated.AddRange(lane.Excluded);
-        measured.ExceptWith(lane.Excluded);
         List<WebhookDelivery> claimed;
         if (writes.SharesWriter && lane.MaxRows is { } room)
         {
@@ -345,11 +339,10 @@ internal sealed partial class Dispatcher(
             var epoch = signals.WorkEpoch;
             var waiting = _lane.Waiting(lane.Slow.Except(saturated), epoch);
             List<Guid> excluded = [.. saturated, .. lane.Slow];
-            measured.ExceptWith(lane.Slow);
             claimed = await writes.InTransactionAsync<List<WebhookDelivery>>(
                 async (w, ct) =>
                 {
-                    var responsive = await ClaimResponsiveAsync(w, now, Math.Min(_options.BatchSize, free), queue, excluded, measured, ct);
+                    var responsive = await DeliveryStore.ClaimAsync(w, now, _options.Lease, Math.Min(_options.BatchSize, free), queue, excluded, ct);
                     var laneBatch = Math.Min(room, free - responsive.Count);
                     List<WebhookDelivery> rows = waiting.Count == 0 || laneBatch <= 0
                         ? responsive
@@ -360,7 +353,7 @@ internal sealed partial class Dispatcher(
         }
         else
         {
-            claimed = await ClaimAsync(db, now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, measured, deepRoom, deep, cancellationToken);
+            claimed = await ClaimAsync(db, now, Math.Min(Math.Min(_options.BatchSize, free), lane.MaxRows ?? int.MaxValue), queue, saturated, deepRoom, deep, cancellationToken);
         }
 
         if (claimed.Count == 0)
@@ -441,37 +434,14 @@ internal sealed partial class Dispatcher(
     /// on PostgreSQL one statement on its own, as several nodes claim side by side.
     /// </summary>
     /// <param name="db">The claim's context when it does not run in the writer's round (null when it does).</param>
-    private async Task<List<WebhookDelivery>> ClaimAsync(WebhooksDbContext? db, DateTimeOffset now, int batch, int queue, List<Guid> excluded, HashSet<Guid> measured, int deepRoom, HashSet<Guid> deep, CancellationToken cancellationToken)
+    private async Task<List<WebhookDelivery>> ClaimAsync(WebhooksDbContext? db, DateTimeOffset now, int batch, int queue, List<Guid> excluded, int deepRoom, HashSet<Guid> deep, CancellationToken cancellationToken)
     {
         async Task<List<WebhookDelivery>> BothAsync(WebhooksDbContext w, CancellationToken ct) =>
-            [.. await ClaimResponsiveAsync(w, now, batch, queue, excluded, measured, ct), .. await ClaimDeepAsync(w, now, deepRoom, deep, ct)];
+            [.. await DeliveryStore.ClaimAsync(w, now, _options.Lease, batch, queue, excluded, ct), .. await ClaimDeepAsync(w, now, deepRoom, deep, ct)];
 
         return db is null
             ? await writes.InTransactionAsync(BothAsync, cancellationToken)
             : await BothAsync(db, cancellationToken);
-    }
-
-    /// <summary>
-    /// The claim for every connection not left out: those that have answered here (listed in
-    /// <paramref name="measured"/>) up to their limit plus <paramref name="queue"/> each; then, from
-    /// what is left of the batch, one row each of the others, which have not answered here yet.
-    /// </summary>
-    /// <remarks>
-    /// Why one row: a connection never measured counts as responsive, and its first claim took up
-    /// to its limit plus queue (110 rows for a limit of 10): a slow endpoint's 110 rows took 2.2 s
-    /// to send, all counted as responsive work. In `fanout`, the slow connections not measured
-    /// yet when the fast phase began held nearly all 1,024 slots that way (issue #8). A fast
-    /// endpoint answers its one row within milliseconds, and its next claim takes the rest.
-    /// </remarks>
-    private async Task<List<WebhookDelivery>> ClaimResponsiveAsync(WebhooksDbContext w, DateTimeOffset now, int batch, int queue, List<Guid> excluded, HashSet<Guid> measured, CancellationToken cancellationToken)
-    {
-        var known = measured.Count == 0
-            ? []
-            : await DeliveryStore.ClaimLaneAsync(w, now, _options.Lease, batch, queue, measured, Features.Connections.ConnectionRules.MaxMaxConcurrency + queue, cancellationToken);
-        var left = batch - known.Count;
-        return left <= 0
-            ? known
-            : [.. known, .. await DeliveryStore.ClaimFirstRowsAsync(w, now, _options.Lease, left, [.. excluded, .. measured], cancellationToken)];
     }
 
     /// <summary>
@@ -568,10 +538,7 @@ internal sealed partial class Dispatcher(
             }
 
             var loadReopened = _load.TryGetValue(connection.Id, out var load) && load.Finished();
-            // Still not measured (its row got no answer: a template error, a send that failed) and
-            // holding nothing here now: claimed for again, a row at a time (see ClaimResponsiveAsync).
-            var unprovenIdle = load is { Idle: true } && !_lane.IsMeasured(connection.Id);
-            if (laneReopened || loadReopened || measured || unprovenIdle)
+            if (laneReopened || loadReopened || measured)
             {
                 // The connection (or the slow lane) may have been left out of claims while
                 // saturated, or while it had not answered yet (see Unproven): look at its backlog
