@@ -310,12 +310,13 @@ internal sealed partial class Dispatcher(
         var deep = new HashSet<Guid>();
         foreach (var (connectionId, load) in _load)
         {
-            if (load.Saturated(queue) || Unproven(connectionId, load))
+            var speed = _lane.SpeedOf(connectionId);
+            if (load.Saturated(queue) || Unproven(load, speed))
             {
                 saturated.Add(connectionId);
                 // Known to be fast and short of its deep queue: its rows are claimed into deep
                 // slots (see Reserve), in the same round.
-                if (deepRoom > 0 && !load.Saturated(deepQueue) && _lane.IsFast(connectionId))
+                if (deepRoom > 0 && !load.Saturated(deepQueue) && speed == ConnectionSpeed.Fast)
                 {
                     deep.Add(connectionId);
                 }
@@ -591,7 +592,14 @@ internal sealed partial class Dispatcher(
             {
                 var row = rows[i];
                 if (row.Status != DeliveryStatuses.Pending || row.Ordered || row.NextAttemptAt > now
-                    || !_load.TryGetValue(row.ConnectionId, out var load) || _lane.IsSlow(row.ConnectionId) || Unproven(row.ConnectionId, load))
+                    || !_load.TryGetValue(row.ConnectionId, out var load))
+                {
+                    continue;
+                }
+
+                // One read of what the lane knows of the connection, under the lock every accept takes.
+                var speed = _lane.SpeedOf(row.ConnectionId);
+                if (speed == ConnectionSpeed.Slow || Unproven(load, speed))
                 {
                     continue;
                 }
@@ -599,7 +607,7 @@ internal sealed partial class Dispatcher(
                 var deep = false;
                 if (load.Saturated(queue) || !slots.Wait(0))
                 {
-                    if (!_lane.IsFast(row.ConnectionId) || load.Saturated(deepQueue) || !deepSlots.Wait(0))
+                    if (speed != ConnectionSpeed.Fast || load.Saturated(deepQueue) || !deepSlots.Wait(0))
                     {
                         continue;
                     }
@@ -642,7 +650,7 @@ internal sealed partial class Dispatcher(
     /// each until measured, 0.89-0.91 and 0.74-0.89 (six runs each, issue #8). A fast endpoint
     /// answers its first rows within milliseconds, and is then claimed for as before.
     /// </remarks>
-    private bool Unproven(Guid connectionId, ConnectionLoad load) => !load.Idle && !_lane.IsMeasured(connectionId);
+    private static bool Unproven(ConnectionLoad load, ConnectionSpeed speed) => !load.Idle && speed == ConnectionSpeed.Unmeasured;
 
     /// <summary>The reservation's rows are committed: they start on the handoff loop.</summary>
     internal void Start(Reservation reservation)

@@ -103,13 +103,19 @@ internal sealed class SlowLane
     public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average.Ms : null;
 
     /// <summary>Slow while the average is at or above the threshold; a connection never measured is responsive.</summary>
-    public bool IsSlow(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && Slow(average);
+    public bool IsSlow(Guid connectionId) => SpeedOf(connectionId) == ConnectionSpeed.Slow;
 
     /// <summary>Measured here and answering under the threshold on average: known to be fast, not merely not known to be slow.</summary>
-    public bool IsFast(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) && !Slow(average);
+    public bool IsFast(Guid connectionId) => SpeedOf(connectionId) == ConnectionSpeed.Fast;
+
+    /// <summary>What this node knows of the connection's answers, in one read: none yet, or its average under or at/above the threshold.</summary>
+    public ConnectionSpeed SpeedOf(Guid connectionId) =>
+        !_averageMs.TryGetValue(connectionId, out var average) ? ConnectionSpeed.Unmeasured
+        : Slow(average) ? ConnectionSpeed.Slow
+        : ConnectionSpeed.Fast;
 
     /// <summary>The connection has an average here: it answered a request since it was last forgotten.</summary>
-    public bool IsMeasured(Guid connectionId) => _averageMs.ContainsKey(connectionId);
+    public bool IsMeasured(Guid connectionId) => SpeedOf(connectionId) != ConnectionSpeed.Unmeasured;
 
     /// <summary>Connections with an average on this node now.</summary>
     public int Measured => _averageMs.Count;
@@ -286,6 +292,19 @@ internal sealed class SlowLane
 
     /// <summary>A connection's moving average and the timestamp of the answer that last moved it.</summary>
     private readonly record struct Average(double Ms, long At);
+}
+
+/// <summary>What a node's slow lane knows of a connection (see SlowLane.SpeedOf).</summary>
+internal enum ConnectionSpeed
+{
+    /// <summary>No answer here yet, or its average was forgotten: counted as responsive.</summary>
+    Unmeasured,
+
+    /// <summary>Answering under the threshold on average.</summary>
+    Fast,
+
+    /// <summary>Answering at or above the threshold on average.</summary>
+    Slow,
 }
 
 /// <summary>
