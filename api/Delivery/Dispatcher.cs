@@ -539,7 +539,10 @@ internal sealed partial class Dispatcher(
             }
 
             var loadReopened = _load.TryGetValue(connection.Id, out var load) && load.Finished();
-            if (laneReopened || loadReopened || measured)
+            // Still not measured (its row got no answer: a template error, a send that failed) and
+            // holding nothing here now: a claim left it out while it had rows here (see Unproven).
+            var unprovenIdle = load is { Idle: true } && _lane.SpeedOf(connection.Id) == ConnectionSpeed.Unmeasured;
+            if (laneReopened || loadReopened || measured || unprovenIdle)
             {
                 // The connection (or the slow lane) may have been left out of claims while
                 // saturated, or while it had not answered yet (see Unproven): look at its backlog
