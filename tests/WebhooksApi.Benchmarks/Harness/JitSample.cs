@@ -12,5 +12,30 @@ internal readonly record struct JitSample(long Methods, TimeSpan Time)
 
     public static JitSample operator -(JitSample later, JitSample earlier) => new(later.Methods - earlier.Methods, later.Time - earlier.Time);
 
+    /// <summary>
+    /// Waits until the JIT has compiled nothing for <paramref name="quiet"/> (at most
+    /// <paramref name="deadline"/>): a fresh service queues the tier-1 versions of what its start and
+    /// priming ran, and the tiering thread compiles them as soon as the process goes quiet, which
+    /// is when the clock would start. A node does that once after it starts.
+    /// </summary>
+    public static async Task<JitSample> SettleAsync(TimeSpan quiet, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var until = DateTime.UtcNow + deadline;
+        var last = Now();
+        while (DateTime.UtcNow < until)
+        {
+            await Task.Delay(quiet, cancellationToken);
+            var now = Now();
+            if (now.Methods == last.Methods)
+            {
+                return now;
+            }
+
+            last = now;
+        }
+
+        return last;
+    }
+
     public override string ToString() => $"JIT: {Methods:N0} methods, {Time.TotalMilliseconds:N0} ms";
 }

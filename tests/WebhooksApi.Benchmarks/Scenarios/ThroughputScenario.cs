@@ -45,9 +45,10 @@ internal sealed class ThroughputScenario : Scenario
 
         var batches = (n + ThroughputShape.BatchSize - 1) / ThroughputShape.BatchSize;
         var bodies = Enumerable.Range(0, batches).Select(b => ServiceApi.ExecutionBatch(b * ThroughputShape.BatchSize, Math.Min(ThroughputShape.BatchSize, n - (b * ThroughputShape.BatchSize)))).ToArray();
+        var jit = await JitSample.SettleAsync(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10), cancellationToken);
         var cpu = MemorySampler.CpuTime();
         var commands = CommandCounter.Count;
-        var jit = JitSample.Now();
+        var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         var next = -1;
         var posters = Enumerable.Range(0, ThroughputShape.ClientParallelism).Select(async _ =>
@@ -65,6 +66,7 @@ internal sealed class ThroughputScenario : Scenario
         var compiled = JitSample.Now() - jit;
         var cpuPerDelivery = (MemorySampler.CpuTime() - cpu).TotalMilliseconds / n;
         var commandsPerDelivery = (double)(CommandCounter.Count - commands) / n;
+        var allocatedPerDelivery = (GC.GetTotalAllocatedBytes() - allocated) / 1024.0 / n;
         var succeeded = await env.DeliveriesAsync("succeeded", cancellationToken);
         if (succeeded != primed + n)
         {
@@ -80,6 +82,7 @@ internal sealed class ThroughputScenario : Scenario
             .Add("ratio to limit", delivered / limit, "x", Goal.AtLeast, 0.5)
             .Add("CPU per delivery (whole process)", cpuPerDelivery, "ms")
             .Add("SQL commands per delivery (accept + send + log)", commandsPerDelivery, "")
+            .Add("allocated per delivery (whole process)", allocatedPerDelivery, "KiB")
             .Add("JIT while timed (methods compiled)", compiled.Methods, "");
     }
 }
