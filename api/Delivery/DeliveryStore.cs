@@ -29,6 +29,8 @@ internal static class DeliveryStore
     // the read stops at the largest max_concurrency among active connections plus {4}: the most
     // any of them can take. Bounded by the largest allowed instead, a claim for four connections
     // of 32 read 200 due rows of each (800) to keep 132 of each.
+    // PostgreSQL reads each connection's rows up to LEAST(max_concurrency + {4}, {6}) itself: a
+    // claim of first rows ({4} = 0, {6} = 1) takes one row of each connection on both databases.
     // Ties in next_attempt_at (a batch accepted at once) come in index order, not sorted by id:
     // sorting them would read a connection's whole due backlog before the LIMIT.
     private const string Excluded = "/* excluded */";
@@ -67,7 +69,7 @@ internal static class DeliveryStore
             WHERE h.connection_id = k.id AND h.status = 'pending' AND h.next_attempt_at <= {"{3}"}
               AND (NOT h.ordered OR NOT EXISTS (
                 SELECT 1 FROM deliveries o WHERE o.connection_id = h.connection_id AND o.status IN {Unfinished} AND o.id < h.id))
-            ORDER BY h.next_attempt_at LIMIT LEAST(k.max_concurrency + {"{4}"}, {"{5}"})
+            ORDER BY h.next_attempt_at LIMIT LEAST(k.max_concurrency + {"{4}"}, {"{6}"})
             FOR UPDATE SKIP LOCKED) d
           WHERE k.status = 'active'{Excluded}),
         r AS (SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn FROM c)
@@ -96,14 +98,20 @@ internal static class DeliveryStore
 
     private static readonly string[] ClaimParameters = [.. Enumerable.Range(0, 8).Select(i => $"@p{i}")];
 
-    /// <param name="excluded">Connections not to claim for (this node already sends to them at their limit).</param>
-    public static Task<List<WebhookDelivery>> ClaimAsync(
-        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken) =>
-        ClaimAsync(db, now, lease, batch, queueDepth, excluded, lane: false, Math.Min(Features.Connections.ConnectionRules.MaxMaxConcurrency + queueDepth, batch), cancellationToken);
+    /// <summary>
+    /// Claims one due row of each connection not left out (a connection that has not answered on
+    /// this node yet gets one row until it has: see Dispatcher.ClaimResponsiveAsync).
+    /// </summary>
+    /// <param name="excluded">Connections not to claim for (this node holds enough of their rows, or claims for them otherwise).</param>
+    public static Task<List<WebhookDelivery>> ClaimFirstRowsAsync(
+        WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, IReadOnlyCollection<Guid> excluded, CancellationToken cancellationToken) =>
+        ClaimAsync(db, now, lease, batch, 0, excluded, lane: false, 1, cancellationToken);
 
     /// <summary>
-    /// Claims for the listed connections only, at most <paramref name="perConnection"/> rows each:
-    /// the slow lane's claim, across many slow connections that each need few rows.
+    /// Claims for the listed connections only, at most <paramref name="perConnection"/> rows each
+    /// (and their limit plus <paramref name="queueDepth"/>): the slow lane's claim, across many
+    /// slow connections that each need few rows; the deep claim; the claim for connections that
+    /// have answered on this node.
     /// </summary>
     public static Task<List<WebhookDelivery>> ClaimLaneAsync(
         WebhooksDbContext db, DateTimeOffset now, TimeSpan lease, int batch, int queueDepth, IReadOnlyCollection<Guid> only, int perConnection, CancellationToken cancellationToken) =>

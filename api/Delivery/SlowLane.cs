@@ -99,6 +99,19 @@ internal sealed class SlowLane
         return first;
     }
 
+    /// <summary>
+    /// A row of the connection finished without a request (its template failed to render): it held
+    /// its slot for no time. For a connection not measured yet that is its first answer (an
+    /// average of 0 ms, fast), so claims stop taking its rows one at a time; an average it already
+    /// has is left as its requests made it. True when it made the average.
+    /// </summary>
+    /// <remarks>
+    /// Why: a connection whose every row fails to render never gets a response time, and until it
+    /// has one a claim takes one row of it at a time (see Dispatcher.ClaimResponsiveAsync): a
+    /// backlog of such rows, due at once after a pause, would be worked off a claim per row.
+    /// </remarks>
+    public bool NotSent(Guid connectionId) => _averageMs.TryAdd(connectionId, new Average(0, _time.GetTimestamp()));
+
     /// <summary>The connection's average response time, or null before its first measured request (or after it was forgotten).</summary>
     public double? AverageMs(Guid connectionId) => _averageMs.TryGetValue(connectionId, out var average) ? average.Ms : null;
 

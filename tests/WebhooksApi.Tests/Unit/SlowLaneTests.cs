@@ -56,6 +56,23 @@ public sealed class SlowLaneTests
     }
 
     [Fact]
+    public void A_row_that_sent_nothing_measures_a_new_connection_fast_and_leaves_a_known_average_alone()
+    {
+        var lane = Lane(8);
+        var broken = Guid.NewGuid();
+
+        Assert.True(lane.NotSent(broken));
+        Assert.True(lane.IsFast(broken));
+        Assert.Equal(0, lane.AverageMs(broken));
+        Assert.False(lane.NotSent(broken));
+
+        // A slow endpoint whose template failed for one contact is still as slow as its answers.
+        Assert.False(lane.NotSent(Slow));
+        Assert.Equal(200, lane.AverageMs(Slow));
+        Assert.True(lane.IsSlow(Slow));
+    }
+
+    [Fact]
     public void The_average_moves_a_fifth_of_the_way_to_each_new_answer()
     {
         var lane = new SlowLane(8, InFlight, Threshold, _time);

@@ -315,7 +315,7 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
     }
 
     [SkippableFact]
-    public async Task A_connection_that_has_not_answered_yet_gets_no_more_rows_until_it_does()
+    public async Task A_connection_that_has_not_answered_yet_is_sent_one_row_until_it_does()
     {
         SkipIfUnavailable();
         // A threshold no held request reaches: the connection is measured fast once it answers.
@@ -337,27 +337,31 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 10));
         var other = Fixture.Receiver.NewEndpoint();
         var otherStep = await node.ActiveStepAsync(other, Builders.Connection(other));
+        static object Contacts(string prefix, int count) => new { items = Enumerable.Range(0, count).Select(i => new { contact = new { id = $"{prefix}-{i}" } }).ToArray() };
+        static List<string> Ids(JsonElement accepted) => [.. accepted.GetProperty("items").EnumerateArray().Select(i => i.Id())];
 
-        // Its first row is claimed and held at the receiver: no answer yet.
-        var first = (await step.ExecuteAsync(EngineBuilders.Contact("first"))).GetProperty("items")[0].Id();
+        // Three rows at once, under its limit (10) and queue (8): the claim takes one.
+        var ids = Ids(await step.ExecuteAsync(Contacts("first", 3)));
         await Eventually.WaitAsync(() => Task.FromResult(held.Open), n => n == 1, "the first request at the receiver");
 
-        // Under its limit (10) and queue (8), yet neither this accept hands it more rows nor the
-        // claim that takes the other connection's row (due later) claims them.
-        var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, 5).Select(i => new { contact = new { id = $"waiting-{i}" } }).ToArray() });
-        var waiting = accepted.GetProperty("items").EnumerateArray().Select(i => i.Id()).ToList();
+        // Until it answers, neither an accept hands it rows nor a claim takes more: not even the
+        // claim that takes the other connection's row, accepted after all of these.
+        ids.AddRange(Ids(await step.ExecuteAsync(Contacts("more", 5))));
         var otherId = (await otherStep.ExecuteAsync(EngineBuilders.Contact("other"))).GetProperty("items")[0].Id();
         await Eventually.WaitAsync(() => otherStep.DeliveryAsync(otherId), d => d.Str("status") == "succeeded", "the other connection's delivery");
-        foreach (var id in waiting)
+        var statuses = new List<string>();
+        foreach (var id in ids)
         {
-            Assert.Equal("pending", (await step.DeliveryAsync(id)).Str("status"));
+            statuses.Add((await step.DeliveryAsync(id)).Str("status"));
         }
 
+        Assert.Equal(1, statuses.Count(s => s == "delivering"));
+        Assert.Equal(ids.Count - 1, statuses.Count(s => s == "pending"));
         Assert.Equal(1, held.Open);
 
-        // Answered (and measured fast), it gets its rows.
+        // Answered (and measured fast), it gets the rest.
         held.Release();
-        foreach (var id in waiting.Prepend(first))
+        foreach (var id in ids)
         {
             await Eventually.WaitAsync(() => step.DeliveryAsync(id), d => d.Str("status") == "succeeded", "every delivery");
         }
