@@ -367,6 +367,47 @@ public abstract class DeliveryEngineTests<TFixture>(TFixture fixture) : ApiTests
         }
     }
 
+    [SkippableFact]
+    public async Task A_row_whose_template_failed_counts_as_its_connections_first_answer()
+    {
+        SkipIfUnavailable();
+        await using var node = await PrivateNode.StartAsync(Fixture, ("Delivery:MaxInFlight", "64"), ("Delivery:SlowResponseThreshold", "01:00:00"));
+        var held = new HeldRequests();
+        var holding = new TaskCompletionSource();
+        async Task HoldAsync(HttpContext context)
+        {
+            // Executions only: the test send of activation is answered.
+            if (holding.Task.IsCompleted)
+            {
+                await held.HoldAsync();
+            }
+
+            await context.Response.WriteAsync("{}");
+        }
+
+        var url = Fixture.Receiver.NewEndpoint(HoldAsync);
+        // Valid JSON for the activation's sample contact and any other, not for a VIP.
+        var step = await node.ActiveStepAsync(url, Builders.Connection(url).With("maxConcurrency", 10)
+            .With("bodyTemplate", "{\"vip\": {{#if contact.vip}}yes{{else}}false{{/if}}}"));
+        holding.SetResult();
+
+        // Its first row on this node fails to render: no request, no response time.
+        var vip = (await step.ExecuteAsync(new { contact = new { id = "vip-1", vip = true } })).GetProperty("items")[0].Id();
+        var failed = await Eventually.WaitAsync(() => step.DeliveryAsync(vip), d => d.Str("status") == "failed", "the template error");
+        Assert.Equal("template_error", failed.Str("failureReason"));
+
+        // That row held its slot for no time, so the connection is known (fast), not waiting for a
+        // first answer: five rows under its limit go out together, not one until an answer.
+        var accepted = await step.ExecuteAsync(new { items = Enumerable.Range(0, 5).Select(i => new { contact = new { id = $"plain-{i}" } }).ToArray() });
+        await Eventually.WaitAsync(() => Task.FromResult(held.Open), n => n == 5, "five requests open at the receiver at once");
+
+        held.Release();
+        foreach (var item in accepted.GetProperty("items").EnumerateArray())
+        {
+            await Eventually.WaitAsync(() => step.DeliveryAsync(item.Id()), d => d.Str("status") == "succeeded", "every plain delivery");
+        }
+    }
+
     /// <summary>Requests an endpoint holds until released, counted: how many are open now, and the most at once.</summary>
     private sealed class HeldRequests
     {
