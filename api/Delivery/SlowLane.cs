@@ -81,22 +81,23 @@ internal sealed class SlowLane
     /// <summary>Folds one request's response time into its connection's average; true when this answer made the average (the connection was not measured).</summary>
     public bool Observe(Guid connectionId, int durationMs)
     {
+        // Called for every request sent: an add or a compare-and-swap, no closures to allocate.
+        // An add that loses to another answer's goes round again as an update.
         var now = _time.GetTimestamp();
-        var first = false;
-        _averageMs.AddOrUpdate(
-            connectionId,
-            _ =>
+        while (true)
+        {
+            if (!_averageMs.TryGetValue(connectionId, out var average))
             {
-                first = true;
-                return new Average(durationMs, now);
-            },
-            (_, average) =>
+                if (_averageMs.TryAdd(connectionId, new Average(durationMs, now)))
+                {
+                    return true;
+                }
+            }
+            else if (_averageMs.TryUpdate(connectionId, new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now), average))
             {
-                // Also after an add that lost to another answer's: the last call made is what happened.
-                first = false;
-                return new Average(average.Ms + (Alpha * (durationMs - average.Ms)), now);
-            });
-        return first;
+                return false;
+            }
+        }
     }
 
     /// <summary>

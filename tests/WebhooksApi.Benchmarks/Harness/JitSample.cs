@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime;
 
 namespace WebhooksApi.Benchmarks.Harness;
@@ -20,9 +21,9 @@ internal readonly record struct JitSample(long Methods, TimeSpan Time)
     /// </summary>
     public static async Task<JitSample> SettleAsync(TimeSpan quiet, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        var until = DateTime.UtcNow + deadline;
+        var clock = Stopwatch.StartNew();
         var last = Now();
-        while (DateTime.UtcNow < until)
+        while (clock.Elapsed < deadline)
         {
             await Task.Delay(quiet, cancellationToken);
             var now = Now();
