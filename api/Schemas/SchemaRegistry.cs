@@ -1,3 +1,4 @@
+using System.Numerics;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using NJsonSchema;
@@ -48,12 +49,37 @@ internal sealed class SchemaRegistry
     /// </summary>
     public static void Validate(JsonSchema schema, JToken token, JToken root, Http.ValidationErrors errors)
     {
+        if (HasBigInteger(token))
+        {
+            // Json.NET reads an integer past 64 bits as a BigInteger, which NJsonSchema's number
+            // checks cannot convert (an InvalidCastException: a 500 for a bad value). The schema
+            // sees a copy that holds it as the nearest double; the caller's token keeps the digits
+            // as sent. The copy is of the whole document, so errors keep their paths in it.
+            var copy = root.DeepClone();
+            foreach (var value in Values(copy).Where(v => v.Value is BigInteger).ToList())
+            {
+                value.Value = (double)(BigInteger)value.Value!;
+            }
+
+            token = ReferenceEquals(token, root) ? copy : copy.SelectToken(token.Path, errorWhenNoMatch: true)!;
+            root = copy;
+        }
+
         foreach (var error in schema.Validate(token).Flatten())
         {
             var pointer = JsonPointers.FromValidationPath(error.Path, root);
             errors.Add(pointer.Length == 0 ? "/" : pointer, Describe(error));
         }
     }
+
+    private static bool HasBigInteger(JToken token) => Values(token).Any(v => v.Value is BigInteger);
+
+    private static IEnumerable<JValue> Values(JToken token) => token switch
+    {
+        JContainer container => container.Descendants().OfType<JValue>(),
+        JValue value => [value],
+        _ => [],
+    };
 
     private static string Describe(ValidationError error) => error.Kind switch
     {

@@ -30,13 +30,38 @@ internal sealed class ConnectionDraft
 
     public const int MaxBodyTemplateLength = 256 * 1024;
 
+    /// <summary>Names given twice in one request, differing only in case ("X-Key" and "x-key"): refused by <see cref="ValidateAsync"/>.</summary>
+    private readonly List<string> _repeatedHeaders = [];
+
+    /// <summary>
+    /// The request's headers, keyed without regard to case as HTTP names are. A name given twice
+    /// that way is kept for <see cref="ValidateAsync"/> to refuse: which value was meant is not
+    /// ours to guess (and the dictionary's copy constructor threw on it, a 500).
+    /// </summary>
+    private void SetHeaders(Dictionary<string, string> given)
+    {
+        Headers = new Dictionary<string, string>(given.Count, StringComparer.OrdinalIgnoreCase);
+        _repeatedHeaders.Clear();
+        foreach (var (name, value) in given)
+        {
+            if (!Headers.TryAdd(name, value))
+            {
+                _repeatedHeaders.Add(name);
+            }
+        }
+    }
+
     public static ConnectionDraft From(ConnectionIn request, ConnectionDraft? template = null)
     {
         var draft = template ?? new ConnectionDraft();
         draft.Title = request.Title ?? draft.Title;
         draft.Url = request.Url ?? draft.Url;
         draft.Method = request.Method ?? draft.Method;
-        draft.Headers = request.Headers is null ? draft.Headers : new Dictionary<string, string>(request.Headers, StringComparer.OrdinalIgnoreCase);
+        if (request.Headers is not null)
+        {
+            draft.SetHeaders(request.Headers);
+        }
+
         draft.AuthConnectorId = request.AuthConnectorId ?? draft.AuthConnectorId;
         draft.BodyFormat = request.BodyFormat ?? draft.BodyFormat;
         draft.BodyTemplate = request.BodyTemplate ?? draft.BodyTemplate;
@@ -86,7 +111,7 @@ internal sealed class ConnectionDraft
         if (patch.Title is not null) { Title = patch.Title; }
         if (patch.Url is not null) { Url = patch.Url; }
         if (patch.Method is not null) { Method = patch.Method.Value; }
-        if (patch.Headers is not null) { Headers = new Dictionary<string, string>(patch.Headers, StringComparer.OrdinalIgnoreCase); }
+        if (patch.Headers is not null) { SetHeaders(patch.Headers); }
         if (Has("authConnectorId")) { AuthConnectorId = patch.AuthConnectorId; }
         if (patch.BodyFormat is not null) { BodyFormat = patch.BodyFormat.Value; }
         if (Has("bodyTemplate")) { BodyTemplate = patch.BodyTemplate; }
@@ -134,6 +159,11 @@ internal sealed class ConnectionDraft
             errors.Add("headers", $"At most {HeaderRules.MaxHeaders} headers.");
         }
 
+        foreach (var name in _repeatedHeaders)
+        {
+            errors.Add($"headers.{name}", "This header is given twice: header names do not differ by case.");
+        }
+
         foreach (var (name, value) in Headers)
         {
             var field = $"headers.{name}";
@@ -144,6 +174,10 @@ internal sealed class ConnectionDraft
             else if (HeaderRules.IsRefused(name))
             {
                 errors.Add(field, $"The header '{name}' is set by the HTTP stack or the signature and cannot be configured.");
+            }
+            else if (value is null)
+            {
+                errors.Add(field, "A header value must be a string.");
             }
             else if (value.Length > 4000)
             {

@@ -75,7 +75,8 @@ internal readonly record struct StatsRange(DateTimeOffset From, DateTimeOffset T
         // `to` is exclusive: by default one microsecond (the stored precision) past now, so what
         // was accepted at this very instant counts.
         var end = (to ?? time.GetUtcNow().AddTicks(TimeSpan.TicksPerMicrosecond)).ToUniversalTime();
-        var start = (from ?? end.AddHours(-24)).ToUniversalTime();
+        // Within a day of the calendar's start, the default `from` is that start (a day before would not exist).
+        var start = (from ?? (end - DateTimeOffset.MinValue < TimeSpan.FromHours(24) ? DateTimeOffset.MinValue : end.AddHours(-24))).ToUniversalTime();
         QueryFilters.Range(errors, start, end);
         if (!errors.Any)
         {
