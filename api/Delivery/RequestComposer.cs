@@ -82,7 +82,19 @@ internal sealed class RequestComposer(SecretProtector protector)
             return new ComposedRequest(null, new MaskedRequest(method, connection.Url, new Dictionary<string, string>(), null), e.Message, e.TimedOut);
         }
 
-        var uri = new UriBuilder(url);
+        UriBuilder uri;
+        try
+        {
+            uri = new UriBuilder(url);
+        }
+        catch (UriFormatException e)
+        {
+            // A value the template put where the URL has no room for one (a port of "99999999",
+            // say): every attempt would render it the same way. Thrown out of here, it left the
+            // row to its lease, to be claimed and thrown again every lease period.
+            return new ComposedRequest(null, new MaskedRequest(method, connection.Url, new Dictionary<string, string>(), null), $"The URL rendered for this contact is not valid: {e.Message}");
+        }
+
         if (connection.ParamsInHeaders && uri.Query.Length > 1)
         {
             // "Pass parameters in headers": each query parameter becomes a header, so values
@@ -194,12 +206,21 @@ internal sealed class RequestComposer(SecretProtector protector)
             json.WriteString("timestamp", input.Timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
             json.WriteString("accountId", input.AccountId.ToString());
             json.WriteStartObject("data");
-            json.WritePropertyName("contact");
-            input.Contact.WriteTo(json);
-            json.WritePropertyName("event");
-            input.Event.WriteTo(json);
-            json.WritePropertyName("variables");
-            input.Variables.WriteTo(json);
+            try
+            {
+                json.WritePropertyName("contact");
+                input.Contact.WriteTo(json);
+                json.WritePropertyName("event");
+                input.Event.WriteTo(json);
+                json.WritePropertyName("variables");
+                input.Variables.WriteTo(json);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Half of a surrogate pair in a name, stored before the API refused it (see ConnectionTemplates.Model).
+                throw new TemplateRenderException("The contact, event or variables hold text that is not valid Unicode (half of a surrogate pair).", e);
+            }
+
             json.WriteEndObject();
             json.WriteEndObject();
         }

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 
 namespace WebhooksApi.Http;
@@ -9,6 +11,14 @@ namespace WebhooksApi.Http;
 /// 500 from the database on PostgreSQL and stored as given on SQLite. A check after reading
 /// rather than a string converter: a converter would hide the fields' types from the OpenAPI
 /// document.
+/// <para>
+/// The free-form objects (a contact, an event, variables) are read later, by whoever needs a
+/// value. They may hold U+0000 (it stays escaped in the stored JSON and reaches the receiver as
+/// sent), except in a contact's id, email and phone, which are columns of their own
+/// (<see cref="IdentifierWithNul"/>, checked where a contact is taken). Half of a surrogate pair
+/// ("\ud800" alone) is refused anywhere in them: System.Text.Json reads it into a JsonObject but
+/// cannot turn it into a string, so whatever read it later threw. Both were 500s.
+/// </para>
 /// </summary>
 internal static class NulFreeStrings
 {
@@ -23,7 +33,8 @@ internal static class NulFreeStrings
         }
 
         var texts = typeInfo.Properties
-            .Where(p => p.Get is not null && (p.PropertyType == typeof(string) || typeof(IEnumerable<string>).IsAssignableFrom(p.PropertyType) || typeof(IEnumerable<KeyValuePair<string, string>>).IsAssignableFrom(p.PropertyType)))
+            .Where(p => p.Get is not null && (p.PropertyType == typeof(string) || typeof(IEnumerable<string>).IsAssignableFrom(p.PropertyType) || typeof(IEnumerable<KeyValuePair<string, string>>).IsAssignableFrom(p.PropertyType)
+                || typeof(JsonNode).IsAssignableFrom(p.PropertyType)))
             .ToList();
         if (texts.Count == 0)
         {
@@ -36,22 +47,97 @@ internal static class NulFreeStrings
             previous?.Invoke(value);
             foreach (var property in texts)
             {
-                var hasNul = property.Get!(value) switch
+                var problem = property.Get!(value) switch
                 {
-                    string text => HasNul(text),
-                    IEnumerable<KeyValuePair<string, string>> map => map.Any(e => HasNul(e.Key) || HasNul(e.Value)),
-                    IEnumerable<string> list => list.Any(HasNul),
-                    _ => false,
+                    string text => HasNul(text) ? Message : null,
+                    IEnumerable<KeyValuePair<string, string>> map => map.Any(e => HasNul(e.Key) || HasNul(e.Value)) ? Message : null,
+                    IEnumerable<string> list => list.Any(HasNul) ? Message : null,
+                    JsonNode node => Unreadable(node),
+                    _ => null,
                 };
-                if (hasNul)
+                if (problem is not null)
                 {
-                    throw new JsonException($"{Message} '{property.Name}'");
+                    throw new JsonException($"{problem} '{property.Name}'");
                 }
             }
         };
     }
 
     private static bool HasNul(string? text) => text?.Contains('\0', StringComparison.Ordinal) == true;
+
+    public const string HalfPairMessage = "Text must be valid Unicode: half of a surrogate pair (such as \\ud800 alone) is not a character.";
+
+    /// <summary>Why a value somewhere in <paramref name="node"/> cannot be read as text (half a surrogate pair), or null when all of it can.</summary>
+    internal static string? Unreadable(JsonNode? node)
+    {
+        try
+        {
+            return Walk(node) ? HalfPairMessage : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // Half a pair in a value, or in a property name (the object throws as it reads its names).
+            return HalfPairMessage;
+        }
+
+        static bool Walk(JsonNode? node)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (_, value) in o)
+                    {
+                        if (Walk(value))
+                        {
+                            return true;
+                        }
+                    }
+
+                    return false;
+                case JsonArray a:
+                    foreach (var item in a)
+                    {
+                        if (Walk(item))
+                        {
+                            return true;
+                        }
+                    }
+
+                    return false;
+                case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                    // As read from the request its raw bytes are valid UTF-8 (the reader checked),
+                    // so only an escape can hide half a pair; reading one throws (caught above).
+                    if (v.TryGetValue<JsonElement>(out var element) && !JsonMarshal.GetRawUtf8Value(element).Contains((byte)'\\'))
+                    {
+                        return false;
+                    }
+
+                    _ = v.GetValue<string>();
+                    return false;
+                default:
+                    return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first of a contact's id, email and phone (any case, as the API reads them) that holds
+    /// U+0000, or null. They are stored in columns of their own, which PostgreSQL refuses it in.
+    /// </summary>
+    public static string? IdentifierWithNul(JsonObject contact)
+    {
+        foreach (var (key, value) in contact)
+        {
+            if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String
+                && (key.Equals("id", StringComparison.OrdinalIgnoreCase) || key.Equals("email", StringComparison.OrdinalIgnoreCase) || key.Equals("phone", StringComparison.OrdinalIgnoreCase))
+                && HasNul(v.GetValue<string>()))
+            {
+                return key;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The same rule for the path and the query string, which reach database parameters too.</summary>
     public static async Task RefuseInUrl(HttpContext context, Func<Task> next)

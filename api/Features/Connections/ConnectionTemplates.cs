@@ -27,8 +27,22 @@ internal static class ConnectionTemplates
     // Compiled templates are cached inside the renderer, keyed by format and text; it is thread-safe.
     private static readonly TemplateRenderer Renderer = new();
 
-    public static TemplateModel Model(MessageInput input) => TemplateModel.Create(
-        input.Contact, input.Event, input.Variables, input.AccountId.ToString(), input.AccountName, input.MessageId, input.Timestamp);
+    public static TemplateModel Model(MessageInput input)
+    {
+        try
+        {
+            return TemplateModel.Create(
+                input.Contact, input.Event, input.Variables, input.AccountId.ToString(), input.AccountName, input.MessageId, input.Timestamp);
+        }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json cannot read half of a surrogate pair ("\ud800" alone) as a string.
+            // The API refuses such text at the door (NulFreeStrings); a row accepted before it
+            // did fails here as a template error (every attempt would read the same text)
+            // instead of throwing out of the send, which left the row to its lease, again and again.
+            throw new TemplateRenderException("The contact, event or variables hold text that is not valid Unicode (half of a surrogate pair).", e);
+        }
+    }
 
     public static string? CheckUrl(string template, out string sampleRendered)
     {

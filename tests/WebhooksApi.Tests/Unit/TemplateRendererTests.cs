@@ -716,6 +716,30 @@ public sealed class TemplateRendererTests
     private static TemplateModel Model(string contact = "{}", string @event = "{}", string variables = "{}") =>
         TemplateModel.Create(JsonNode.Parse(contact), JsonNode.Parse(@event), JsonNode.Parse(variables), "acc-1", "Acme", "wh-1", Timestamp);
 
+    [Theory]
+    [InlineData("""{"id": "c-1", "firstName": "\ud800"}""")]
+    [InlineData("""{"id": "c-1", "\udc00": "x"}""")]
+    [InlineData("""{"id": "c-1", "tags": ["a", "\ud800b"]}""")]
+    public void A_payload_with_half_a_surrogate_pair_is_a_template_error_not_an_exception_out_of_the_send(string contact)
+    {
+        // Stored before the API refused such text: every attempt would read it the same way, so
+        // it fails as the contact's template error instead of throwing out of composing.
+        var input = new WebhooksApi.Delivery.MessageInput((JsonObject)JsonNode.Parse(contact)!, [], [], Guid.NewGuid(), "Acme", "msg_1", "webhook.delivery", Timestamp);
+
+        var error = Assert.Throws<WebhooksApi.Features.Connections.TemplateRenderException>(() => WebhooksApi.Features.Connections.ConnectionTemplates.Model(input));
+
+        Assert.Contains("surrogate pair", error.Message, StringComparison.Ordinal);
+        // Without a template the default envelope reads it too: a template error as well, or the text as stored.
+        try
+        {
+            Assert.Contains("c-1", WebhooksApi.Delivery.RequestComposer.DefaultEnvelope(input), StringComparison.Ordinal);
+        }
+        catch (WebhooksApi.Features.Connections.TemplateRenderException envelope)
+        {
+            Assert.Contains("surrogate pair", envelope.Message, StringComparison.Ordinal);
+        }
+    }
+
     private static string WithoutXmlInvalidChars(string value) =>
         new(value.Where(c => c is '\t' or '\n' or '\r' || (c >= ' ' && c != '\uFFFE' && c != '\uFFFF')).ToArray());
 }

@@ -74,6 +74,12 @@ internal sealed class Endpoint : IEndpoint
             return Problems.Conflict("The connection is deleted: restore it before testing it.");
         }
 
+        if (request?.Contact is { } given && NulFreeStrings.IdentifierWithNul(given) is { } key)
+        {
+            // The attempt's log row keeps the contact's id, email and phone in columns of their own.
+            return Problems.Validation($"/contact/{key}", NulFreeStrings.Message);
+        }
+
         var account = await db.Accounts.AsNoTracking().FirstAsync(a => a.Id == accountId, cancellationToken);
         var now = time.GetUtcNow();
         var contact = (JsonObject)(request?.Contact ?? SampleContact).DeepClone();

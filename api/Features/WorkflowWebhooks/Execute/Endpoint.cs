@@ -211,6 +211,10 @@ internal sealed class Endpoint : IEndpoint
                 {
                     errors.Add($"/items/{i}/contact", "The contact needs at least one of id, email, phone.");
                 }
+                else if (NulFreeStrings.IdentifierWithNul(item.Contact) is { } key)
+                {
+                    errors.Add($"/items/{i}/contact/{key}", NulFreeStrings.Message);
+                }
 
                 list.Add(($"/items/{i}", item));
             }
@@ -222,6 +226,10 @@ internal sealed class Endpoint : IEndpoint
         else if (!HasIdentifier(request.Contact))
         {
             errors.Add("/contact", "The contact needs at least one of id, email, phone.");
+        }
+        else if (NulFreeStrings.IdentifierWithNul(request.Contact) is { } key)
+        {
+            errors.Add($"/contact/{key}", NulFreeStrings.Message);
         }
         else
         {
