@@ -28,6 +28,7 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
                 "The service is shutting down, so nothing was stored. Retry after the time in Retry-After."),
             _ when IsDatabaseUnavailable(exception) => Plain(StatusCodes.Status503ServiceUnavailable, Problems.UnavailableType, "The service is unavailable.",
                 "The database cannot be reached, so nothing was stored. Retry after the time in Retry-After."),
+            _ when RaceLost(exception) is { } detail => Plain(StatusCodes.Status409Conflict, Problems.ConflictType, "Conflict with the resource's state.", detail),
             _ => Plain(StatusCodes.Status500InternalServerError, Problems.InternalType, "An unexpected error occurred.",
                 "An unexpected error occurred. Quote the traceId when reporting it."),
         };
@@ -37,6 +38,10 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
             // Not a bug to chase: the database is down or restarting. The caller keeps the work and retries.
             httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
             logger.LogWarning("Database unavailable for {Method} {Path}: {Reason}", httpContext.Request.Method, httpContext.Request.Path, exception.GetBaseException().Message);
+        }
+        else if (problem.Status == StatusCodes.Status409Conflict && exception is Microsoft.EntityFrameworkCore.DbUpdateException)
+        {
+            logger.LogWarning("A concurrent request won for {Method} {Path}: {Reason}", httpContext.Request.Method, httpContext.Request.Path, exception.GetBaseException().Message);
         }
         else if (problem.Status >= 500)
         {
@@ -79,6 +84,45 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// A write that lost a race with another request, as the database saw it; null for anything
+    /// else. The endpoints check first (a deleted resource is a 404, one in use a 409), but
+    /// between their check and their write another request can delete the row they loaded
+    /// (EF's concurrency check: 0 rows affected), take the unique name, or add or remove a row
+    /// the write refers to. Each was a 500; the transaction is rolled back, so nothing of the
+    /// request was stored and reading again tells the caller where things stand.
+    /// </summary>
+    private const string ReferenceRace = "Another request added or removed a resource this one refers to (or that refers to it) at the same time, so nothing was stored. Read them again, then retry if it still applies.";
+
+    private const string UniqueRace = "Another request stored the same unique value at the same time, so nothing was stored. Read it again, then retry if it still applies.";
+
+    internal static string? RaceLost(Exception exception)
+    {
+        if (exception is Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException)
+        {
+            return "Another request changed or deleted this resource at the same time, so nothing was stored. Read it again, then retry if it still applies.";
+        }
+
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.ForeignKeyViolation }:
+                    return ReferenceRace;
+                case Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation }:
+                    return UniqueRace;
+                case Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 } sqlite:
+                    // The extended code is not always set by the time EF wraps it (seen as 19 for a
+                    // foreign key); SQLite's message names the constraint either way.
+                    return sqlite.SqliteExtendedErrorCode == 787 || sqlite.Message.Contains("FOREIGN KEY constraint failed", StringComparison.Ordinal) ? ReferenceRace
+                        : sqlite.SqliteExtendedErrorCode is 2067 or 1555 || sqlite.Message.Contains("UNIQUE constraint failed", StringComparison.Ordinal) ? UniqueRace
+                        : null;
+            }
+        }
+
+        return null;
     }
 
     private static ProblemDetails Plain(int status, string type, string title, string detail) =>
