@@ -86,6 +86,10 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
         return false;
     }
 
+    private const string ReferenceRace = "Another request added or removed a resource this one refers to (or that refers to it) at the same time, so nothing was stored. Read them again, then retry if it still applies.";
+
+    private const string UniqueRace = "Another request stored the same unique value at the same time, so nothing was stored. Read it again, then retry if it still applies.";
+
     /// <summary>
     /// A write that lost a race with another request, as the database saw it; null for anything
     /// else. The endpoints check first (a deleted resource is a 404, one in use a 409), but
@@ -94,10 +98,6 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
     /// the write refers to. Each was a 500; the transaction is rolled back, so nothing of the
     /// request was stored and reading again tells the caller where things stand.
     /// </summary>
-    private const string ReferenceRace = "Another request added or removed a resource this one refers to (or that refers to it) at the same time, so nothing was stored. Read them again, then retry if it still applies.";
-
-    private const string UniqueRace = "Another request stored the same unique value at the same time, so nothing was stored. Read it again, then retry if it still applies.";
-
     internal static string? RaceLost(Exception exception)
     {
         if (exception is Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException)

@@ -24,6 +24,8 @@ internal static class NulFreeStrings
 {
     public const string Message = "Text must not contain the NUL character (U+0000).";
 
+    public const string HalfPairMessage = "Text must be valid Unicode: half of a surrogate pair (such as \\ud800 alone) is not a character.";
+
     /// <summary>A <see cref="IJsonTypeInfoResolver"/> modifier for the API's own types.</summary>
     public static void Modify(JsonTypeInfo typeInfo)
     {
@@ -65,14 +67,13 @@ internal static class NulFreeStrings
 
     private static bool HasNul(string? text) => text?.Contains('\0', StringComparison.Ordinal) == true;
 
-    public const string HalfPairMessage = "Text must be valid Unicode: half of a surrogate pair (such as \\ud800 alone) is not a character.";
-
     /// <summary>Why a value somewhere in <paramref name="node"/> cannot be read as text (half a surrogate pair), or null when all of it can.</summary>
     internal static string? Unreadable(JsonNode? node)
     {
         try
         {
-            return Walk(node) ? HalfPairMessage : null;
+            ReadEveryString(node);
+            return null;
         }
         catch (InvalidOperationException)
         {
@@ -80,42 +81,33 @@ internal static class NulFreeStrings
             return HalfPairMessage;
         }
 
-        static bool Walk(JsonNode? node)
+        static void ReadEveryString(JsonNode? node)
         {
             switch (node)
             {
                 case JsonObject o:
                     foreach (var (_, value) in o)
                     {
-                        if (Walk(value))
-                        {
-                            return true;
-                        }
+                        ReadEveryString(value);
                     }
 
-                    return false;
+                    break;
                 case JsonArray a:
                     foreach (var item in a)
                     {
-                        if (Walk(item))
-                        {
-                            return true;
-                        }
+                        ReadEveryString(item);
                     }
 
-                    return false;
+                    break;
                 case JsonValue v when v.GetValueKind() == JsonValueKind.String:
                     // As read from the request its raw bytes are valid UTF-8 (the reader checked),
-                    // so only an escape can hide half a pair; reading one throws (caught above).
-                    if (v.TryGetValue<JsonElement>(out var element) && !JsonMarshal.GetRawUtf8Value(element).Contains((byte)'\\'))
+                    // so only an escape can hide half a pair, and reading that one throws.
+                    if (!v.TryGetValue<JsonElement>(out var element) || JsonMarshal.GetRawUtf8Value(element).Contains((byte)'\\'))
                     {
-                        return false;
+                        _ = v.GetValue<string>();
                     }
 
-                    _ = v.GetValue<string>();
-                    return false;
-                default:
-                    return false;
+                    break;
             }
         }
     }
