@@ -215,10 +215,10 @@ internal sealed class RequestComposer(SecretProtector protector)
                 json.WritePropertyName("variables");
                 input.Variables.WriteTo(json);
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
             {
-                // Half of a surrogate pair in a name, stored before the API refused it (see ConnectionTemplates.Model).
-                throw new TemplateRenderException("The contact, event or variables hold text that is not valid Unicode (half of a surrogate pair).", e);
+                // Stored before the API refused it (see ConnectionTemplates.Model).
+                throw new TemplateRenderException(ConnectionTemplates.UnreadablePayload, e);
             }
 
             json.WriteEndObject();

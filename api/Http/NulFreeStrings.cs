@@ -17,12 +17,16 @@ namespace WebhooksApi.Http;
 /// sent), except in a contact's id, email and phone, which are columns of their own
 /// (<see cref="IdentifierWithNul"/>, checked where a contact is taken). Half of a surrogate pair
 /// ("\ud800" alone) is refused anywhere in them: System.Text.Json reads it into a JsonObject but
-/// cannot turn it into a string, so whatever read it later threw. Both were 500s.
+/// cannot turn it into a string, so whatever read it later threw. So is a name given twice in
+/// one object ("email" and "EMAIL" included: the objects compare names ignoring case), which
+/// threw as the object read its names. All were 500s.
 /// </para>
 /// </summary>
 internal static class NulFreeStrings
 {
     public const string Message = "Text must not contain the NUL character (U+0000).";
+
+    public const string RepeatedNameMessage = "An object holds the same property name twice (names are compared ignoring case, so \"email\" and \"Email\" are one name): keep one.";
 
     public const string HalfPairMessage = "Text must be valid Unicode: half of a surrogate pair (such as \\ud800 alone) is not a character.";
 
@@ -67,7 +71,7 @@ internal static class NulFreeStrings
 
     private static bool HasNul(string? text) => text?.Contains('\0', StringComparison.Ordinal) == true;
 
-    /// <summary>Why a value somewhere in <paramref name="node"/> cannot be read as text (half a surrogate pair), or null when all of it can.</summary>
+    /// <summary>Why <paramref name="node"/> cannot be read (half a surrogate pair, a name given twice), or null when all of it can.</summary>
     internal static string? Unreadable(JsonNode? node)
     {
         try
@@ -79,6 +83,12 @@ internal static class NulFreeStrings
         {
             // Half a pair in a value, or in a property name (the object throws as it reads its names).
             return HalfPairMessage;
+        }
+        catch (ArgumentException)
+        {
+            // The object reads its names into a dictionary that compares them as the API's JSON
+            // options do (ignoring case): "email" and "EMAIL", or one name twice, throw there.
+            return RepeatedNameMessage;
         }
 
         static void ReadEveryString(JsonNode? node)

@@ -27,6 +27,9 @@ internal static class ConnectionTemplates
     // Compiled templates are cached inside the renderer, keyed by format and text; it is thread-safe.
     private static readonly TemplateRenderer Renderer = new();
 
+    /// <summary>Why a stored payload cannot be read for a template or the default envelope.</summary>
+    public const string UnreadablePayload = "The contact, event or variables cannot be read: text that is not valid Unicode (half of a surrogate pair), or a property name given twice.";
+
     public static TemplateModel Model(MessageInput input)
     {
         try
@@ -34,13 +37,14 @@ internal static class ConnectionTemplates
             return TemplateModel.Create(
                 input.Contact, input.Event, input.Variables, input.AccountId.ToString(), input.AccountName, input.MessageId, input.Timestamp);
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // System.Text.Json cannot read half of a surrogate pair ("\ud800" alone) as a string.
-            // The API refuses such text at the door (NulFreeStrings); a row accepted before it
-            // did fails here as a template error (every attempt would read the same text)
-            // instead of throwing out of the send, which left the row to its lease, again and again.
-            throw new TemplateRenderException("The contact, event or variables hold text that is not valid Unicode (half of a surrogate pair).", e);
+            // System.Text.Json cannot read half of a surrogate pair ("\ud800" alone) as a string,
+            // and a JsonObject throws on a name it holds twice. The API refuses both at the door
+            // (NulFreeStrings); a row accepted before it did fails here as a template error (every
+            // attempt would read the same payload) instead of throwing out of the send, which left
+            // the row to its lease, again and again.
+            throw new TemplateRenderException(UnreadablePayload, e);
         }
     }
 

@@ -232,7 +232,8 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
                     JsonNode document = isArray ? new JsonArray(item) : item;
                     // The writer refuses 1,000 levels itself, so the nesting goes in as text.
                     var text = document.ToJsonString().Replace($"\"{DeepMarker}\"", Nested(1000), StringComparison.Ordinal)
-                        .Replace(HalfPairMarker, "\\ud800", StringComparison.Ordinal);
+                        .Replace(HalfPairMarker, "\\ud800", StringComparison.Ordinal)
+                        .Replace($"\"{RepeatedNameMarker}\":1", "\"email\":\"a@example.com\",\"EMAIL\":\"b@example.com\"", StringComparison.Ordinal);
                     return Answers.Request(operation.Method, path, Answers.JsonText(text));
                 }, mustRefuse);
 
@@ -310,6 +311,7 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
                 yield return With("free-form text", "NUL in a name", new JsonObject { ["e\u0000mail"] = "x" }, false);
                 yield return With("free-form text", "half a pair in a value", new JsonObject { ["email"] = HalfPairMarker, ["firstName"] = HalfPairMarker }, false);
                 yield return With("free-form text", "half a pair in a name", new JsonObject { [HalfPairMarker] = "x" }, false);
+                yield return With("free-form text", "a name twice, in other case", new JsonObject { ["id"] = "c-1", [RepeatedNameMarker] = 1 }, false);
             }
 
             if (pointer.Length == 1)
@@ -362,6 +364,9 @@ public abstract class OpenApiFuzzTests<TFixture>(TFixture fixture, ITestOutputHe
 
     /// <summary>Replaced by the escape of a lone high surrogate in the request's text (a JsonNode cannot write one).</summary>
     private const string HalfPairMarker = "half-pair-goes-here";
+
+    /// <summary>Replaced by two names that differ only in case (a JsonObject cannot hold both).</summary>
+    private const string RepeatedNameMarker = "repeated-name-goes-here";
 
     private static string Nested(int depth) => new string('[', depth) + new string(']', depth);
 

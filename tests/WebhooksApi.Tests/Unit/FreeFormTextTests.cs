@@ -15,6 +15,13 @@ public sealed class FreeFormTextTests
         Assert.Equal(NulFreeStrings.HalfPairMessage, NulFreeStrings.Unreadable(JsonNode.Parse(json)));
 
     [Theory]
+    [InlineData("""{"email": "a@example.com", "email": "b@example.com"}""")]
+    [InlineData("""{"email": "a@example.com", "EMAIL": "b@example.com"}""")]
+    [InlineData("""{"items": [{"k": 1, "k": 2}]}""")]
+    public void A_name_given_twice_in_one_object_is_unreadable(string json) =>
+        Assert.Equal(NulFreeStrings.RepeatedNameMessage, NulFreeStrings.Unreadable(JsonNode.Parse(json, new JsonNodeOptions { PropertyNameCaseInsensitive = true })));
+
+    [Theory]
     [InlineData("""{"firstName": "Zoë 😀 \ud83d\ude00", "n": 1, "ok": true, "none": null}""")]
     [InlineData("""{"note": "nul \u0000 kept: the stored JSON keeps it escaped"}""")]
     [InlineData("""{"quote": "say \"hi\" \\ back"}""")]
