@@ -215,9 +215,8 @@ internal sealed class RequestComposer(SecretProtector protector)
                 json.WritePropertyName("variables");
                 input.Variables.WriteTo(json);
             }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            catch (Exception e) when (ConnectionTemplates.IsUnreadablePayload(e))
             {
-                // Stored before the API refused it (see ConnectionTemplates.Model).
                 throw new TemplateRenderException(ConnectionTemplates.UnreadablePayload, e);
             }
 

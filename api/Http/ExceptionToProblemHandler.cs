@@ -39,8 +39,9 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
             httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
             logger.LogWarning("Database unavailable for {Method} {Path}: {Reason}", httpContext.Request.Method, httpContext.Request.Path, exception.GetBaseException().Message);
         }
-        else if (problem.Status == StatusCodes.Status409Conflict && exception is Microsoft.EntityFrameworkCore.DbUpdateException)
+        else if (problem.Type == Problems.ConflictType)
         {
+            // Only RaceLost answers a conflict here.
             logger.LogWarning("A concurrent request won for {Method} {Path}: {Reason}", httpContext.Request.Method, httpContext.Request.Path, exception.GetBaseException().Message);
         }
         else if (problem.Status >= 500)
@@ -86,6 +87,8 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
         return false;
     }
 
+    private const string ConcurrencyRace = "Another request changed or deleted this resource at the same time, so nothing was stored. Read it again, then retry if it still applies.";
+
     private const string ReferenceRace = "Another request added or removed a resource this one refers to (or that refers to it) at the same time, so nothing was stored. Read them again, then retry if it still applies.";
 
     private const string UniqueRace = "Another request stored the same unique value at the same time, so nothing was stored. Read it again, then retry if it still applies.";
@@ -102,7 +105,7 @@ internal sealed partial class ExceptionToProblemHandler(IProblemDetailsService p
     {
         if (exception is Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException)
         {
-            return "Another request changed or deleted this resource at the same time, so nothing was stored. Read it again, then retry if it still applies.";
+            return ConcurrencyRace;
         }
 
         for (Exception? e = exception; e is not null; e = e.InnerException)

@@ -37,16 +37,21 @@ internal static class ConnectionTemplates
             return TemplateModel.Create(
                 input.Contact, input.Event, input.Variables, input.AccountId.ToString(), input.AccountName, input.MessageId, input.Timestamp);
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        catch (Exception e) when (IsUnreadablePayload(e))
         {
-            // System.Text.Json cannot read half of a surrogate pair ("\ud800" alone) as a string,
-            // and a JsonObject throws on a name it holds twice. The API refuses both at the door
-            // (NulFreeStrings); a row accepted before it did fails here as a template error (every
-            // attempt would read the same payload) instead of throwing out of the send, which left
-            // the row to its lease, again and again.
             throw new TemplateRenderException(UnreadablePayload, e);
         }
     }
+
+    /// <summary>
+    /// What reading a stored payload's nodes throws when it cannot be read: System.Text.Json
+    /// cannot read half of a surrogate pair ("\ud800" alone) as a string, and a JsonObject throws
+    /// on a name it holds twice. The API refuses both at the door (NulFreeStrings); a row accepted
+    /// before it did fails as a template error (every attempt would read the same payload) instead
+    /// of throwing out of the send, which left the row to its lease, again and again. For the
+    /// template model here and the default envelope (RequestComposer.DefaultEnvelope).
+    /// </summary>
+    public static bool IsUnreadablePayload(Exception e) => e is InvalidOperationException or ArgumentException;
 
     public static string? CheckUrl(string template, out string sampleRendered)
     {
